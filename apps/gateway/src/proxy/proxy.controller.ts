@@ -1,0 +1,37 @@
+import { Controller, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '#libs/accounts';
+import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { ProxyService } from './proxy.service.js';
+
+type AuthedRequest = FastifyRequest & { principal: Principal };
+
+/** The OpenAI surface; every route also answers without the /v1 prefix, as some clients drop it. */
+@Controller()
+@UseGuards(ApiKeyGuard, KeyThrottlerGuard)
+export class ProxyController {
+  constructor(private readonly proxy: ProxyService) {}
+
+  @Post(['v1/chat/completions', 'chat/completions'])
+  @HttpCode(200)
+  chatCompletions(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.proxy.chatCompletions(req.principal, req.body, reply);
+  }
+
+  @Get(['v1/models', 'models'])
+  async models(@Req() req: AuthedRequest) {
+    return { object: 'list', data: await this.proxy.listModels(req.principal) };
+  }
+
+  @Get(['v1/models/:id', 'models/:id'])
+  model(@Req() req: AuthedRequest, @Param('id') id: string) {
+    return this.proxy.getModel(req.principal, id);
+  }
+
+  @Post(['v1/embeddings', 'embeddings'])
+  @HttpCode(200)
+  embeddings(@Req() req: AuthedRequest) {
+    return this.proxy.embeddings(req.principal, req.body);
+  }
+}

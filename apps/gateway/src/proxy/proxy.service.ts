@@ -1,0 +1,234 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { InjectConfig, type AppConfig } from '#libs/config';
+import { CopilotTokenService, STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
+import {
+  ApiError,
+  CopilotClient,
+  SseParser,
+  StreamNormalizer,
+  fromUpstreamStatus,
+  isRetryableNetworkError,
+  normalizeCompletion,
+  normalizeModels,
+  retryAfterSeconds,
+  upstreamFailure,
+  type OpenAIModel,
+  type UpstreamCall,
+} from '#libs/copilot';
+import { MetricsService } from '#libs/metrics';
+import { validateChat, validateEmbeddings } from './request-validation.js';
+
+const MAX_RETRIES = 2;
+const RETRY_DEADLINE_MS = 15_000;
+const MAX_RETRY_AFTER_S = 10;
+const backoffMs = (attempt: number) => 100 * 2 ** attempt + Math.floor(Math.random() * 50);
+
+/** Thrown when the client hung up: nothing is left to answer. */
+class ClientGone extends Error {}
+
+/**
+ * The hot path, top to bottom. Before this service runs, ApiKeyGuard turned the key into a
+ * principal (step 2) and KeyThrottlerGuard counted the request (step 3). Here:
+ *   validate → Copilot token (step 4) → upstream call with retries (steps 5–6) → normalize and
+ *   answer, streaming without buffering (step 7) → metrics (step 8).
+ */
+@Injectable()
+export class ProxyService {
+  private readonly log = new Logger('Proxy');
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    @Inject(STATE_STORE) private readonly store: StateStore,
+    private readonly tokens: CopilotTokenService,
+    private readonly client: CopilotClient,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async chatCompletions(principal: Principal, body: unknown, reply: FastifyReply): Promise<void> {
+    const chat = validateChat(body);
+    const started = performance.now();
+    const signal = abortOnHangup(reply);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send(principal, chat.model, {
+        method: 'POST',
+        path: '/chat/completions',
+        body: JSON.stringify(body),
+        initiator: chat.initiator,
+        vision: chat.vision,
+        signal,
+      });
+      if (!chat.stream || !isEventStream(res.headers['content-type'])) {
+        const answer = normalizeCompletion(await readJson(res, signal), chat.model, chat.n);
+        this.metrics.recordUsage(answer.model, answer.usage);
+        return void reply.send(answer);
+      }
+    } catch (err) {
+      if (err instanceof ClientGone) return;
+      throw err;
+    }
+
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
+    this.metrics.activeStreams.inc();
+    const parser = new SseParser();
+    const normalizer = new StreamNormalizer(chat.model, chat.includeUsage, chat.n);
+    let model = chat.model;
+    let firstToken = true;
+    const emit = async (events: string[]) => {
+      let text = '';
+      for (const data of events) {
+        if (data === '[DONE]') continue;
+        let event: Record<string, any>;
+        try {
+          event = JSON.parse(data);
+        } catch {
+          continue;
+        }
+        for (const chunk of normalizer.push(event)) {
+          model = chunk.model;
+          text += `data: ${JSON.stringify(chunk)}\n\n`;
+        }
+      }
+      if (!text) return;
+      if (firstToken) {
+        firstToken = false;
+        this.metrics.timeToFirstToken.observe({ model }, (performance.now() - started) / 1000);
+      }
+      if (!out.write(text)) await once(out, 'drain', { signal });
+    };
+    try {
+      for await (const bytes of res.body) await emit(parser.push(bytes));
+      await emit(parser.end());
+      const usage = normalizer.trailingUsage();
+      out.end(`${usage ? `data: ${JSON.stringify(usage)}\n\n` : ''}data: [DONE]\n\n`);
+    } catch (err) {
+      if (signal.aborted) return;
+      // After the first byte there is no retry and no status to change: say it in the stream.
+      const failure = err instanceof ApiError ? err : upstreamFailure(err);
+      this.metrics.upstreamErrors.inc({ status: 'stream' });
+      this.log.warn(`stream from Copilot broke off: ${(err as Error)?.message ?? err}`);
+      out.end(`data: ${JSON.stringify(failure.toJSON())}\n\ndata: [DONE]\n\n`);
+    } finally {
+      this.metrics.activeStreams.dec();
+      this.metrics.recordUsage(model, normalizer.usage);
+      if (!res.body.destroyed) res.body.destroy();
+    }
+  }
+
+  async listModels(principal: Principal): Promise<OpenAIModel[]> {
+    const cacheKey = `models:${principal.accountId}`;
+    const cached = await this.store.getCache(cacheKey).catch(() => null);
+    if (cached) return JSON.parse(cached) as OpenAIModel[];
+    const res = await this.send(principal, '', { method: 'GET', path: '/models' });
+    const models = normalizeModels(await readJson(res));
+    await this.store.setCache(cacheKey, JSON.stringify(models), this.config.modelCacheTtlSeconds * 1000).catch(() => {});
+    return models;
+  }
+
+  async getModel(principal: Principal, id: string): Promise<OpenAIModel> {
+    const model = (await this.listModels(principal)).find((m) => m.id === id);
+    if (!model) throw ApiError.notFound(`The model '${id}' does not exist`, 'model_not_found', 'model');
+    return model;
+  }
+
+  async embeddings(principal: Principal, body: unknown): Promise<Record<string, unknown>> {
+    const { model } = validateEmbeddings(body);
+    const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: JSON.stringify(body) });
+    const answer = await readJson(res);
+    this.metrics.recordUsage(answer.model ?? model, answer.usage);
+    return { object: 'list', ...answer, model: answer.model ?? model };
+  }
+
+  /**
+   * One upstream call with the retry rules of design.md §5 step 6, all before the first byte:
+   * 401 → drop the token, exchange, retry once; 429 (Retry-After ≤ 10 s), 5xx and connect
+   * errors → at most two retries with backoff inside a deadline; else the OpenAI error.
+   */
+  private async send(principal: Principal, model: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+    const deadline = Date.now() + RETRY_DEADLINE_MS;
+    let refreshed = false;
+    let retries = 0;
+    const pause = async (ms: number, reason: string) => {
+      if (retries >= MAX_RETRIES || Date.now() + ms > deadline) return false;
+      retries++;
+      this.metrics.upstreamRetries.inc({ reason });
+      await sleep(ms, undefined, { signal: call.signal }).catch(() => {});
+      if (call.signal?.aborted) throw new ClientGone();
+      return true;
+    };
+    for (;;) {
+      const token = await this.tokens.get(principal);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.client.call(token.apiBase, token.token, call);
+      } catch (err) {
+        if (call.signal?.aborted) throw new ClientGone();
+        this.metrics.upstreamErrors.inc({ status: 'network' });
+        if (isRetryableNetworkError(err) && (await pause(backoffMs(retries), 'network'))) continue;
+        throw upstreamFailure(err);
+      }
+      if (res.statusCode < 300) return res;
+
+      const text = await res.body.text().catch(() => '');
+      this.metrics.upstreamErrors.inc({ status: String(res.statusCode) });
+      if (res.statusCode === 401 && !refreshed) {
+        refreshed = true;
+        this.metrics.upstreamRetries.inc({ reason: 'token_refresh' });
+        await this.tokens.invalidate(principal.accountId, token.token);
+        continue;
+      }
+      const retryAfter = retryAfterSeconds(res.headers['retry-after'], text);
+      if (res.statusCode === 429 && retryAfter !== null && retryAfter <= MAX_RETRY_AFTER_S) {
+        if (await pause(retryAfter * 1000, '429')) continue;
+      } else if (res.statusCode >= 500) {
+        if (await pause(backoffMs(retries), String(res.statusCode))) continue;
+      }
+      throw fromUpstreamStatus(res.statusCode, text, model, retryAfter);
+    }
+  }
+}
+
+/**
+ * Aborts the upstream call when the client hangs up, in every window: before headers, before the
+ * first token, mid-stream. It listens on the response: on Node 20 the request's own 'close' fires
+ * as soon as its body has been read.
+ */
+function abortOnHangup(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const out = reply.raw;
+  out.once('close', () => {
+    if (!out.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+const isEventStream = (type: string | string[] | undefined) => String(type ?? '').includes('text/event-stream');
+
+async function readJson(res: Dispatcher.ResponseData, signal?: AbortSignal): Promise<Record<string, any>> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    if (signal?.aborted) throw new ClientGone();
+    throw upstreamFailure(err);
+  }
+  try {
+    const json = JSON.parse(text);
+    if (typeof json === 'object' && json !== null) return json;
+  } catch {
+    /* reported below */
+  }
+  throw new ApiError(502, 'Copilot answered with something that is not JSON', 'upstream_error', 'upstream_invalid_response');
+}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
+import { APP_CONFIG, type AppConfig } from '#libs/config';
+import { REDIS, type RedisConnections } from '#libs/redis';
+import { RedisThrottlerStorage } from './redis-throttler.storage.js';
+
+/** RATE_LIMIT_* per key: shared through Redis across replicas, in memory in embedded mode. */
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [APP_CONFIG, REDIS],
+      useFactory: (config: AppConfig, redis: RedisConnections | null) => ({
+        throttlers: [{ ttl: config.rateLimit.windowMs, limit: config.rateLimit.requests }],
+        skipIf: () => !config.rateLimit.enabled,
+        storage: redis ? new RedisThrottlerStorage(redis) : new ThrottlerStorageService(),
+      }),
+    }),
+  ],
+  exports: [ThrottlerModule],
+})
+export class RateLimitModule {}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.js';
+
+interface Persisted {
+  version: 1;
+  accounts: AccountRecord[];
+  keys: KeyRecord[];
+}
+
+/**
+ * The embedded driver: one process, no Redis. Accounts and keys survive restarts in
+ * DATA_DIR/state.json, written atomically (temp file + rename); caches and locks live in memory.
+ */
+export class MemoryStore implements StateStore {
+  readonly kind = 'memory' as const;
+  private readonly accounts = new Map<string, AccountRecord>();
+  private readonly keys = new Map<string, KeyRecord>();
+  private readonly cache = new Map<string, { value: string; expires: number }>();
+  private readonly locks = new Map<string, { owner: string; expires: number }>();
+  private readonly events = new EventEmitter();
+  private writing: Promise<void> = Promise.resolve();
+  private dirty = false;
+
+  constructor(private readonly file: string | null) {}
+
+  static async open(dataDir: string | null): Promise<MemoryStore> {
+    const store = new MemoryStore(dataDir ? join(dataDir, 'state.json') : null);
+    if (dataDir) {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      await store.load();
+    }
+    return store;
+  }
+
+  private async load() {
+    let text: string;
+    try {
+      text = await readFile(this.file!, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const state = JSON.parse(text) as Persisted;
+    for (const a of state.accounts ?? []) this.accounts.set(a.id, a);
+    for (const k of state.keys ?? []) this.keys.set(k.hash, k);
+  }
+
+  /** Coalesces bursts of changes into one write; each write replaces the file whole. */
+  private persist(): Promise<void> {
+    if (!this.file) return Promise.resolve();
+    this.dirty = true;
+    this.writing = this.writing.then(async () => {
+      if (!this.dirty) return;
+      this.dirty = false;
+      const state: Persisted = { version: 1, accounts: [...this.accounts.values()], keys: [...this.keys.values()] };
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+      await rename(tmp, this.file!);
+    });
+    return this.writing;
+  }
+
+  async putAccount(a: AccountRecord) {
+    this.accounts.set(a.id, { ...a });
+    await this.persist();
+  }
+  async getAccount(id: string) {
+    const a = this.accounts.get(id);
+    return a ? { ...a } : null;
+  }
+  async listAccounts() {
+    return [...this.accounts.values()].map((a) => ({ ...a }));
+  }
+  async deleteAccount(id: string) {
+    const hashes = [...this.keys.values()].filter((k) => k.account_id === id).map((k) => k.hash);
+    hashes.forEach((h) => this.keys.delete(h));
+    this.accounts.delete(id);
+    this.cache.delete(`copilot:${id}`);
+    this.cache.delete(`models:${id}`);
+    await this.persist();
+    return hashes;
+  }
+
+  async patchAccount(id: string, patch: Partial<AccountRecord>) {
+    const a = this.accounts.get(id);
+    if (!a) return;
+    Object.assign(a, patch);
+    await this.persist();
+  }
+  async patchKey(hash: string, patch: Partial<KeyRecord>) {
+    const k = this.keys.get(hash);
+    if (!k) return;
+    Object.assign(k, patch);
+    await this.persist();
+  }
+
+  async putKey(k: KeyRecord) {
+    this.keys.set(k.hash, { ...k });
+    await this.persist();
+  }
+  async getKeyByHash(hash: string) {
+    const k = this.keys.get(hash);
+    return k ? { ...k } : null;
+  }
+  async listKeys() {
+    return [...this.keys.values()].map((k) => ({ ...k }));
+  }
+
+  async getCache(key: string) {
+    const e = this.cache.get(key);
+    if (!e) return null;
+    if (e.expires <= Date.now()) {
+      this.cache.delete(key);
+      return null;
+    }
+    return e.value;
+  }
+  async setCache(key: string, value: string, ttlMs: number) {
+    this.cache.set(key, { value, expires: Date.now() + ttlMs });
+  }
+  async deleteCache(key: string, ifValue?: string) {
+    if (ifValue === undefined || this.cache.get(key)?.value === ifValue) this.cache.delete(key);
+  }
+
+  async acquireLock(name: string, ttlMs: number) {
+    const held = this.locks.get(name);
+    if (held && held.expires > Date.now()) return null;
+    const owner = randomUUID();
+    this.locks.set(name, { owner, expires: Date.now() + ttlMs });
+    return owner;
+  }
+  async releaseLock(name: string, owner: string) {
+    if (this.locks.get(name)?.owner === owner) this.locks.delete(name);
+  }
+
+  async publish(event: StoreEvent) {
+    this.events.emit('event', event);
+  }
+  subscribe(handler: (e: StoreEvent) => void) {
+    this.events.on('event', handler);
+  }
+
+  async ping() {}
+
+  async close() {
+    await this.writing;
+  }
+}

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisConnections } from '#libs/redis';
+import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.js';
+
+const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+const PATCH_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) else return 0 end`;
+
+const toHash = (o: object) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? '' : String(v)]));
+const nullable = (v: string | undefined) => (v === undefined || v === '' ? null : v);
+
+function readAccount(h: Record<string, string>): AccountRecord | null {
+  if (!h.id) return null;
+  return {
+    id: h.id,
+    login: h.login,
+    github_id: Number(h.github_id),
+    github_token: h.github_token,
+    status: h.status as AccountRecord['status'],
+    api_base: nullable(h.api_base),
+    copilot_token_expires_at: nullable(h.copilot_token_expires_at),
+    last_refresh_at: nullable(h.last_refresh_at),
+    last_error: nullable(h.last_error),
+    created_at: h.created_at,
+  };
+}
+
+function readKey(h: Record<string, string>): KeyRecord | null {
+  if (!h.id) return null;
+  return {
+    id: h.id,
+    hash: h.hash,
+    account_id: h.account_id,
+    name: nullable(h.name),
+    prefix: h.prefix,
+    created_at: h.created_at,
+    last_used_at: nullable(h.last_used_at),
+    expires_at: nullable(h.expires_at),
+    revoked_at: nullable(h.revoked_at),
+  };
+}
+
+/** design.md §7 layout: account:{id} hash, accounts set, key:{sha256} hash, keys set, events channel. */
+export class RedisStore implements StateStore {
+  readonly kind = 'redis' as const;
+  private readonly handlers: ((e: StoreEvent) => void)[] = [];
+  private subscribed = false;
+
+  constructor(private readonly redis: RedisConnections) {}
+
+  private get r() {
+    return this.redis.client;
+  }
+  private get k() {
+    return this.redis.keys;
+  }
+
+  async putAccount(a: AccountRecord) {
+    await this.r.multi().hset(this.k.account(a.id), toHash(a)).sadd(this.k.accounts(), a.id).exec();
+  }
+
+  async getAccount(id: string) {
+    return readAccount(await this.r.hgetall(this.k.account(id)));
+  }
+
+  async listAccounts() {
+    const ids = await this.r.smembers(this.k.accounts());
+    if (!ids.length) return [];
+    const p = this.r.pipeline();
+    ids.forEach((id) => p.hgetall(this.k.account(id)));
+    const rows = (await p.exec()) ?? [];
+    return rows.map(([, h]) => readAccount(h as Record<string, string>)).filter((a): a is AccountRecord => a !== null);
+  }
+
+  async deleteAccount(id: string) {
+    const hashes = (await this.listKeys()).filter((k) => k.account_id === id).map((k) => k.hash);
+    const m = this.r.multi().del(this.k.account(id), this.k.copilot(id), this.k.models(id)).srem(this.k.accounts(), id);
+    for (const h of hashes) m.del(this.k.key(h)).srem(this.k.keys(), h);
+    await m.exec();
+    return hashes;
+  }
+
+  async patchAccount(id: string, patch: Partial<AccountRecord>) {
+    await this.r.eval(PATCH_IF_EXISTS, 1, this.k.account(id), ...Object.entries(toHash(patch)).flat());
+  }
+
+  async patchKey(hash: string, patch: Partial<KeyRecord>) {
+    await this.r.eval(PATCH_IF_EXISTS, 1, this.k.key(hash), ...Object.entries(toHash(patch)).flat());
+  }
+
+  async putKey(key: KeyRecord) {
+    await this.r.multi().hset(this.k.key(key.hash), toHash(key)).sadd(this.k.keys(), key.hash).exec();
+  }
+
+  async getKeyByHash(hash: string) {
+    return readKey(await this.r.hgetall(this.k.key(hash)));
+  }
+
+  async listKeys() {
+    const hashes = await this.r.smembers(this.k.keys());
+    if (!hashes.length) return [];
+    const p = this.r.pipeline();
+    hashes.forEach((h) => p.hgetall(this.k.key(h)));
+    const rows = (await p.exec()) ?? [];
+    return rows.map(([, h]) => readKey(h as Record<string, string>)).filter((k): k is KeyRecord => k !== null);
+  }
+
+  getCache(key: string) {
+    return this.r.get(this.k.prefix + key);
+  }
+
+  async setCache(key: string, value: string, ttlMs: number) {
+    await this.r.set(this.k.prefix + key, value, 'PX', Math.max(1, Math.floor(ttlMs)));
+  }
+
+  async deleteCache(key: string, ifValue?: string) {
+    if (ifValue === undefined) await this.r.del(this.k.prefix + key);
+    else await this.r.eval(DEL_IF_EQUAL, 1, this.k.prefix + key, ifValue);
+  }
+
+  async acquireLock(name: string, ttlMs: number) {
+    const owner = randomUUID();
+    const ok = await this.r.set(`${this.k.prefix}lock:${name}`, owner, 'PX', ttlMs, 'NX');
+    return ok === 'OK' ? owner : null;
+  }
+
+  async releaseLock(name: string, owner: string) {
+    await this.r.eval(DEL_IF_EQUAL, 1, `${this.k.prefix}lock:${name}`, owner);
+  }
+
+  async publish(event: StoreEvent) {
+    await this.r.publish(this.k.events(), JSON.stringify(event));
+  }
+
+  subscribe(handler: (e: StoreEvent) => void) {
+    this.handlers.push(handler);
+    if (this.subscribed) return;
+    this.subscribed = true;
+    const channel = this.k.events();
+    const sub = this.redis.subscriber;
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch !== channel) return;
+      let event: StoreEvent;
+      try {
+        event = JSON.parse(msg);
+      } catch {
+        return;
+      }
+      for (const h of this.handlers) h(event);
+    });
+    // ioredis re-subscribes by itself after a reconnect.
+    sub.subscribe(channel).catch(() => {});
+  }
+
+  async ping() {
+    await this.r.ping();
+  }
+
+  async close() {}
+}

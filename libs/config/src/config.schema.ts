@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+const SIZE = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+const byteSize = z.string().transform((v, ctx) => {
+  const m = SIZE.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size like 10485760, 512kb or 10mb' });
+    return z.NEVER;
+  }
+  return Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()];
+});
+
+const encryptionKey = z.string().transform((v, ctx) => {
+  const s = v.trim();
+  const key = /^[0-9a-f]{64}$/i.test(s) ? Buffer.from(s, 'hex') : Buffer.from(s, 'base64');
+  if (key.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+    return z.NEVER;
+  }
+  return key;
+});
+
+export const envSchema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).optional(),
+  WORKERS: int(1, 64).default(1),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().default('cgw:'),
+  GITHUB_BASE_URL: httpUrl.default('https://github.com'),
+  GITHUB_API_URL: httpUrl.default('https://api.github.com'),
+  COPILOT_API_URL: httpUrl.optional(),
+  GITHUB_OAUTH_CLIENT_ID: z.string().min(1).default('Iv1.b507a08c87ecfe98'),
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  ADMIN_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  TOKEN_ENCRYPTION_KEY: encryptionKey.optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ALLOW_GITHUB_TOKEN_PASSTHROUGH: bool.default(true),
+  ALLOWED_GITHUB_LOGINS: list.default([]),
+  RATE_LIMIT_ENABLED: bool.default(true),
+  RATE_LIMIT_REQUESTS: int(1).default(60),
+  RATE_LIMIT_WINDOW: int(1).default(60),
+  MODEL_CACHE_TTL: int(1).default(3600),
+  MAX_CLIENTS_CACHE: int(1).default(1000),
+  HTTP_MAX_CONNECTIONS: int(1, 65535).default(256),
+  UPSTREAM_HEADERS_TIMEOUT_MS: int(1).default(60_000),
+  UPSTREAM_BODY_TIMEOUT_MS: int(1).default(300_000),
+  BODY_LIMIT: byteSize.default(10 * 1024 * 1024),
+  CORS_ORIGINS: list.default(['*']),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AppRole = 'all' | 'gateway' | 'auth';
+
+export interface AppConfig {
+  role: AppRole;
+  host: string;
+  port: number;
+  workers: number;
+  mode: 'redis' | 'embedded';
+  redis: { url: string; keyPrefix: string } | null;
+  github: { baseUrl: string; apiUrl: string; oauthClientId: string; bootstrapToken?: string };
+  copilotApiUrl?: string;
+  adminToken?: string;
+  encryptionKey?: Buffer;
+  dataDir: string;
+  allowPassthrough: boolean;
+  allowedLogins: string[];
+  rateLimit: { enabled: boolean; requests: number; windowMs: number };
+  modelCacheTtlSeconds: number;
+  maxClientsCache: number;
+  upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number };
+  bodyLimit: number;
+  corsOrigins: string[];
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; every problem is reported on its own line, naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>, role: AppRole = 'all'): AppConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.REDIS_URL && !e.TOKEN_ENCRYPTION_KEY) {
+    problems.push('TOKEN_ENCRYPTION_KEY: required when REDIS_URL is set (32 bytes, hex or base64)');
+  }
+  if (!e.REDIS_URL && e.WORKERS > 1) {
+    problems.push('WORKERS: must be 1 in embedded mode (set REDIS_URL to run several workers)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    role,
+    host: e.HOST,
+    port: e.PORT ?? (role === 'auth' ? 8001 : 8000),
+    workers: e.WORKERS,
+    mode: e.REDIS_URL ? 'redis' : 'embedded',
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+    github: {
+      baseUrl: e.GITHUB_BASE_URL,
+      apiUrl: e.GITHUB_API_URL,
+      oauthClientId: e.GITHUB_OAUTH_CLIENT_ID,
+      bootstrapToken: e.GITHUB_TOKEN,
+    },
+    copilotApiUrl: e.COPILOT_API_URL,
+    adminToken: e.ADMIN_TOKEN,
+    encryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    dataDir: e.DATA_DIR,
+    allowPassthrough: e.ALLOW_GITHUB_TOKEN_PASSTHROUGH,
+    allowedLogins: e.ALLOWED_GITHUB_LOGINS,
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      requests: e.RATE_LIMIT_REQUESTS,
+      windowMs: e.RATE_LIMIT_WINDOW * 1000,
+    },
+    modelCacheTtlSeconds: e.MODEL_CACHE_TTL,
+    maxClientsCache: e.MAX_CLIENTS_CACHE,
+    upstream: {
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: e.UPSTREAM_BODY_TIMEOUT_MS,
+    },
+    bodyLimit: e.BODY_LIMIT,
+    corsOrigins: e.CORS_ORIGINS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

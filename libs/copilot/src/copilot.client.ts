@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { Pool, type Dispatcher } from 'undici';
+import type { AppConfig } from '#libs/config';
+import { ApiError } from './api-error.js';
+import { describeNetworkError } from './upstream-errors.js';
+
+export const EDITOR_HEADERS = {
+  'editor-version': 'vscode/1.99.3',
+  'editor-plugin-version': 'copilot-chat/0.26.7',
+  'user-agent': 'GitHubCopilotChat/0.26.7',
+  'x-github-api-version': '2025-04-01',
+} as const;
+
+export interface CopilotToken {
+  token: string;
+  /** epoch seconds */
+  expiresAt: number;
+  refreshIn: number;
+  apiBase: string;
+}
+
+export interface GithubUser {
+  login: string;
+  id: number;
+  name?: string | null;
+}
+
+/** Why a token exchange failed, in the terms the account status uses (design.md §6). */
+export type ExchangeFailure = 'revoked' | 'no_subscription' | 'transient';
+
+export class ExchangeError extends Error {
+  constructor(
+    readonly kind: ExchangeFailure,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ExchangeError';
+  }
+
+  toApiError(): ApiError {
+    if (this.kind === 'revoked')
+      return ApiError.unauthorized(
+        'The GitHub authorization behind this key was revoked or has expired; authorize again at /auth/device',
+        'github_token_revoked',
+      );
+    if (this.kind === 'no_subscription')
+      return new ApiError(403, 'The GitHub account behind this key has no active Copilot subscription', 'permission_error', 'no_copilot_subscription');
+    return new ApiError(502, 'Could not obtain a Copilot token from GitHub; try again shortly', 'upstream_error', 'token_exchange_failed');
+  }
+}
+
+export interface UpstreamCall {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+  initiator?: 'user' | 'agent';
+  vision?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * GitHub and Copilot over undici Pools, one per origin, so keep-alive connections are shared by
+ * every request of the process (HTTP_MAX_CONNECTIONS each).
+ */
+export class CopilotClient {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly config: Pick<AppConfig, 'github' | 'copilotApiUrl' | 'upstream'>) {}
+
+  pool(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.config.upstream.maxConnections,
+        headersTimeout: this.config.upstream.headersTimeoutMs,
+        bodyTimeout: this.config.upstream.bodyTimeoutMs,
+        keepAliveTimeout: 30_000,
+        pipelining: 1,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** The Copilot API base for an account: COPILOT_API_URL wins, else the token's endpoints.api. */
+  apiBase(tokenApi: string | undefined): string {
+    return this.config.copilotApiUrl ?? tokenApi ?? 'https://api.githubcopilot.com';
+  }
+
+  async exchangeToken(githubToken: string, signal?: AbortSignal): Promise<CopilotToken> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.github('GET', '/copilot_internal/v2/token', `token ${githubToken}`, signal);
+    } catch (err) {
+      throw new ExchangeError('transient', 0, `token exchange failed: ${describeNetworkError(err)}`);
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
+    if (res.statusCode === 403 || res.statusCode === 404)
+      throw new ExchangeError('no_subscription', res.statusCode, 'no Copilot access for this GitHub account');
+    if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `token exchange answered ${res.statusCode}`);
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ExchangeError('transient', 200, 'token exchange answered with something that is not JSON');
+    }
+    if (typeof body?.token !== 'string' || typeof body?.expires_at !== 'number')
+      throw new ExchangeError('transient', 200, 'token exchange answer has no token');
+    return {
+      token: body.token,
+      expiresAt: body.expires_at,
+      refreshIn: typeof body.refresh_in === 'number' ? body.refresh_in : Math.max(60, body.expires_at - Date.now() / 1000 - 300),
+      apiBase: this.apiBase(body.endpoints?.api),
+    };
+  }
+
+  async getUser(githubToken: string): Promise<GithubUser> {
+    const res = await this.github('GET', '/user', `Bearer ${githubToken}`);
+    const text = await res.body.text();
+    if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
+    if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `GET /user answered ${res.statusCode}`);
+    return JSON.parse(text) as GithubUser;
+  }
+
+  private github(method: 'GET' | 'POST', path: string, authorization: string, signal?: AbortSignal) {
+    const url = new URL(this.config.github.apiUrl);
+    const base = url.pathname === '/' ? '' : url.pathname;
+    return this.pool(url.origin).request({
+      method,
+      path: base + path,
+      signal,
+      headers: { authorization, accept: 'application/json', ...EDITOR_HEADERS },
+    });
+  }
+
+  /** One call to the Copilot API with the headers it insists on (copilot-upstream.md §3). */
+  call(apiBase: string, copilotToken: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+    const url = new URL(apiBase);
+    const base = url.pathname === '/' ? '' : url.pathname;
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${copilotToken}`,
+      'content-type': 'application/json',
+      'copilot-integration-id': 'vscode-chat',
+      ...EDITOR_HEADERS,
+      'openai-intent': 'conversation-panel',
+      'x-request-id': randomUUID(),
+      'x-initiator': call.initiator ?? 'user',
+    };
+    if (call.vision) headers['copilot-vision-request'] = 'true';
+    return this.pool(url.origin).request({ method: call.method, path: base + call.path, headers, body: call.body, signal: call.signal });
+  }
+
+  onModuleDestroy() {
+    return this.close();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+}
+

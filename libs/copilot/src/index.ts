@@ -1,0 +1,14 @@
+export { CopilotModule } from './copilot.module.js';
+export { ApiError, type ApiErrorType } from './api-error.js';
+export { SseParser } from './sse-parser.js';
+export { normalizeCompletion, normalizeModels, StreamNormalizer, completionId, type OpenAIModel, type Usage } from './normalize.js';
+export {
+  CopilotClient,
+  ExchangeError,
+  EDITOR_HEADERS,
+  type CopilotToken,
+  type ExchangeFailure,
+  type GithubUser,
+  type UpstreamCall,
+} from './copilot.client.js';
+export { fromUpstreamStatus, upstreamFailure, isRetryableNetworkError, retryAfterSeconds } from './upstream-errors.js';

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
+
+/** Every metric of the project, defined once (names: <app>_<thing>_<unit>). */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'cgw_http_requests_total',
+    help: 'HTTP requests answered, by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'cgw_http_request_duration_seconds',
+    help: 'Time from request to the last byte of the answer',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new Histogram({
+    name: 'cgw_time_to_first_token_seconds',
+    help: 'Time from request to the first streamed content chunk',
+    labelNames: ['model'] as const,
+    buckets: TTFT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'cgw_tokens_total',
+    help: 'Tokens reported by Copilot, by model and kind (prompt, completion)',
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly activeStreams = new Gauge({
+    name: 'cgw_active_streams',
+    help: 'Streaming completions in flight',
+    registers: [this.registry],
+  });
+  readonly tokenCache = new Counter({
+    name: 'cgw_token_cache_lookups_total',
+    help: 'Copilot token lookups by the layer that answered (memory, redis, exchange)',
+    labelNames: ['layer'] as const,
+    registers: [this.registry],
+  });
+  readonly keyCache = new Counter({
+    name: 'cgw_key_cache_lookups_total',
+    help: 'API key lookups by the layer that answered (memory, store, miss)',
+    labelNames: ['layer'] as const,
+    registers: [this.registry],
+  });
+  readonly tokenExchanges = new Counter({
+    name: 'cgw_token_exchanges_total',
+    help: 'Copilot token exchanges with GitHub, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'cgw_upstream_errors_total',
+    help: 'Failed Copilot calls, by upstream status (or network)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamRetries = new Counter({
+    name: 'cgw_upstream_retries_total',
+    help: 'Copilot calls retried, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'cgw_rate_limited_requests_total',
+    help: 'Requests refused by the per-key rate limit',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts prompt and completion tokens from an OpenAI usage object. */
+  recordUsage(model: string, usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined) {
+    if (!usage) return;
+    if (typeof usage.prompt_tokens === 'number') this.tokens.inc({ model, kind: 'prompt' }, usage.prompt_tokens);
+    if (typeof usage.completion_tokens === 'number') this.tokens.inc({ model, kind: 'completion' }, usage.completion_tokens);
+  }
+}

@@ -1,0 +1,73 @@
+import { DynamicModule, Global, Inject, Module, OnModuleDestroy } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { AppConfig } from '#libs/config';
+import { RedisKeys } from './redis.keys.js';
+
+/**
+ * The request path's connections fail fast: a command issued while Redis is down errors at once
+ * instead of queueing behind a reconnect. BullMQ gets its own profile (maxRetriesPerRequest: null).
+ */
+export const requestPathOptions: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2000,
+  lazyConnect: true,
+  retryStrategy: (times) => Math.min(times * 100, 2000),
+};
+export const queueOptions: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false };
+
+export class RedisConnections implements OnModuleDestroy {
+  readonly keys: RedisKeys;
+  /** Commands on the request path. */
+  readonly client: Redis;
+  /** A connection in subscriber mode can issue nothing else, so events get their own. */
+  readonly subscriber: Redis;
+
+  constructor(readonly url: string, keyPrefix: string) {
+    this.keys = new RedisKeys(keyPrefix);
+    this.client = new Redis(url, { ...requestPathOptions, connectionName: 'cgw-request' });
+    this.subscriber = new Redis(url, { ...requestPathOptions, connectionName: 'cgw-events' });
+    // Errors surface on the commands themselves; without a listener ioredis would print every retry.
+    this.client.on('error', () => {});
+    this.subscriber.on('error', () => {});
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.client.connect(), this.subscriber.connect()]);
+  }
+
+  /** A connection for BullMQ, which must be allowed to wait for Redis instead of failing. */
+  forQueue(): Redis {
+    return new Redis(this.url, queueOptions);
+  }
+
+  async onModuleDestroy() {
+    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+  }
+}
+
+export const REDIS = Symbol('REDIS');
+export const InjectRedis = () => Inject(REDIS);
+
+/** Provides RedisConnections, or null in embedded mode, so consumers pick their driver. */
+@Global()
+@Module({})
+export class RedisModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: RedisModule,
+      providers: [
+        {
+          provide: REDIS,
+          useFactory: async () => {
+            if (!config.redis) return null;
+            const conns = new RedisConnections(config.redis.url, config.redis.keyPrefix);
+            await conns.connect();
+            return conns;
+          },
+        },
+      ],
+      exports: [REDIS],
+    };
+  }
+}

@@ -1,0 +1,348 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A stand-in for GitHub and the Copilot API in one HTTP server, behaving as
+ * shared/docs/copilot-upstream.md says, quirks included: the empty-choices prompt-filter event,
+ * events split at arbitrary bytes, "\r\n" line ends, usage riding on the finish chunk, Claude
+ * splitting choices, duplicate model ids, 401 on stale tokens, 429 with Retry-After. Counters let
+ * tests assert what reached "GitHub".
+ */
+
+export interface FakeUser {
+  login: string;
+  id: number;
+  name?: string;
+  /** what the token exchange answers: 'ok', or 403 (no access) / 404 (no subscription) */
+  copilot?: 'ok' | 403 | 404;
+}
+
+export interface ScriptedResponse {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  /** delay before the status line */
+  delayMs?: number;
+}
+
+export interface FakeOptions {
+  /** any ghu_/gho_/ghp_/github_pat_ token is a valid user (for `npm start` smoke runs and the benchmark) */
+  acceptAnyToken?: boolean;
+  tokenTtlSeconds?: number;
+  exchangeDelayMs?: number;
+  /** stream shape: content events per completion and the gap between them */
+  streamEvents?: number;
+  streamIntervalMs?: number;
+  /** split every stream write at random byte offsets (default true) */
+  splitWrites?: boolean;
+  /** use "\r\n" line ends in the stream */
+  crlf?: boolean;
+}
+
+export const FAKE_MODELS = [
+  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat' },
+  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat' },
+  { id: 'gpt-4.1', vendor: 'Azure OpenAI', type: 'chat' },
+  { id: 'claude-sonnet-4', vendor: 'Anthropic', type: 'chat' },
+  { id: 'o3-mini', vendor: 'Azure OpenAI', type: 'chat' },
+  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings' },
+  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings' },
+];
+
+const GITHUB_TOKEN = /^(ghu_|gho_|ghp_|ghs_|github_pat_)/;
+const REQUIRED_COPILOT_HEADERS = ['editor-version', 'editor-plugin-version', 'copilot-integration-id', 'user-agent'];
+
+export class FakeCopilot {
+  readonly users = new Map<string, FakeUser>();
+  /** copilot token → expiry (epoch ms) */
+  private readonly tokens = new Map<string, number>();
+  private readonly scripted: { route: string; response: ScriptedResponse }[] = [];
+  private server!: Server;
+  url = '';
+
+  readonly counters = {
+    exchanges: 0,
+    chatRequests: 0,
+    chatCompleted: 0,
+    /** streams the client side closed before the fake finished writing */
+    streamsCancelled: 0,
+    /** requests whose client left before the fake answered at all */
+    requestsCancelled: 0,
+    /** Copilot API calls refused for a stale or unknown token */
+    unauthorized: 0,
+    modelsRequests: 0,
+    embeddingsRequests: 0,
+  };
+  /** headers of the last Copilot API call, lower-cased */
+  lastHeaders: Record<string, string | string[] | undefined> = {};
+  lastChatBody: any = null;
+
+  constructor(readonly options: FakeOptions = {}) {}
+
+  async start(port = 0, host = '127.0.0.1'): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(err));
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server.listen(port, host, resolve));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  addUser(githubToken: string, user: FakeUser): this {
+    this.users.set(githubToken, { copilot: 'ok', ...user });
+    return this;
+  }
+
+  /** The next call(s) to `route` ('chat', 'models', 'embeddings', 'exchange') answer this instead. */
+  script(route: 'chat' | 'models' | 'embeddings' | 'exchange', response: ScriptedResponse, times = 1): this {
+    for (let i = 0; i < times; i++) this.scripted.push({ route, response });
+    return this;
+  }
+
+  /** Every Copilot token issued so far goes stale: the next call with one answers 401. */
+  expireTokens(): void {
+    for (const t of this.tokens.keys()) this.tokens.set(t, 0);
+  }
+
+  resetCounters(): void {
+    for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
+  }
+
+  private takeScript(route: string): ScriptedResponse | undefined {
+    const i = this.scripted.findIndex((s) => s.route === route);
+    return i === -1 ? undefined : this.scripted.splice(i, 1)[0].response;
+  }
+
+  private async answerScripted(req: IncomingMessage, res: ServerResponse, s: ScriptedResponse) {
+    if (s.delayMs) {
+      const gone = await waitOrClose(req, res, s.delayMs);
+      if (gone) {
+        this.counters.requestsCancelled++;
+        return;
+      }
+    }
+    res.writeHead(s.status, { 'content-type': 'application/json', ...s.headers });
+    res.end(s.body ?? '');
+  }
+
+  private user(token: string | undefined): FakeUser | undefined {
+    if (!token) return undefined;
+    const known = this.users.get(token);
+    if (known) return known;
+    if (this.options.acceptAnyToken && GITHUB_TOKEN.test(token)) {
+      const id = parseInt(token.replace(/[^0-9a-f]/gi, '').slice(0, 6) || '1', 16) + 1000;
+      return { login: `user${id}`, id, copilot: 'ok' };
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const auth = req.headers.authorization ?? '';
+    const route = `${req.method} ${url.pathname}`;
+
+    if (route === 'GET /user') {
+      const user = this.user(auth.replace(/^(Bearer|token)\s+/i, ''));
+      if (!user) return json(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      return json(res, 200, { login: user.login, id: user.id, name: user.name ?? user.login, type: 'User' });
+    }
+
+    if (route === 'GET /copilot_internal/v2/token') {
+      this.counters.exchanges++;
+      if (this.options.exchangeDelayMs) await new Promise((r) => setTimeout(r, this.options.exchangeDelayMs));
+      const scripted = this.takeScript('exchange');
+      if (scripted) return this.answerScripted(req, res, scripted);
+      const user = /^token\s+/i.test(auth) ? this.user(auth.replace(/^token\s+/i, '')) : undefined;
+      if (!user) return json(res, 401, { message: 'Bad credentials' });
+      if (user.copilot === 403) return json(res, 403, { message: 'Resource not accessible by integration' });
+      if (user.copilot === 404) return json(res, 404, { message: 'Not Found' });
+      const ttl = this.options.tokenTtlSeconds ?? 1800;
+      const exp = Math.floor(Date.now() / 1000) + ttl;
+      const token = `tid=${randomBytes(8).toString('hex')};exp=${exp};sku=copilot_for_individuals;proxy-ep=proxy.individual.githubcopilot.com;8kp=1:${randomBytes(16).toString('hex')}`;
+      this.tokens.set(token, exp * 1000);
+      return json(res, 200, {
+        token,
+        expires_at: exp,
+        refresh_in: Math.max(1, ttl - 300),
+        endpoints: { api: this.url, proxy: this.url, telemetry: this.url, 'origin-tracker': this.url },
+        sku: 'copilot_for_individuals',
+        individual: true,
+        chat_enabled: true,
+      });
+    }
+
+    if (route === 'GET /copilot_internal/user') {
+      const user = this.user(auth.replace(/^(Bearer|token)\s+/i, ''));
+      if (!user) return json(res, 401, { message: 'Bad credentials' });
+      return json(res, 200, {
+        copilot_plan: 'individual',
+        quota_reset_date: '2026-12-01',
+        quota_snapshots: { chat: { unlimited: true }, premium_interactions: { entitlement: 300, remaining: 280, percent_remaining: 93.3, unlimited: false } },
+      });
+    }
+
+    // --- the Copilot API ---
+    if (!['GET /models', 'POST /chat/completions', 'POST /embeddings'].includes(route)) {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      return res.end('<html><body><h1>404 Not Found</h1></body></html>');
+    }
+    this.lastHeaders = { ...req.headers };
+    const body = req.method === 'POST' ? await readBody(req) : '';
+    const expiry = this.tokens.get(auth.replace(/^Bearer\s+/i, ''));
+    if (expiry === undefined || expiry <= Date.now()) {
+      this.counters.unauthorized++;
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      return res.end('unauthorized: token expired');
+    }
+    const missing = REQUIRED_COPILOT_HEADERS.find((h) => !req.headers[h]);
+    if (missing) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      return res.end(`bad request: missing ${missing} header for IDE auth`);
+    }
+
+    if (route === 'GET /models') {
+      this.counters.modelsRequests++;
+      const s = this.takeScript('models');
+      if (s) return this.answerScripted(req, res, s);
+      return json(res, 200, {
+        object: 'list',
+        data: FAKE_MODELS.map((m) => ({
+          id: m.id,
+          name: m.id,
+          vendor: m.vendor,
+          version: m.id,
+          preview: false,
+          model_picker_enabled: true,
+          policy: { state: 'enabled' },
+          capabilities: { family: m.id, type: m.type, tokenizer: 'o200k_base', limits: { max_prompt_tokens: 64000 }, supports: { streaming: true, tool_calls: true } },
+        })),
+      });
+    }
+
+    if (route === 'POST /embeddings') {
+      this.counters.embeddingsRequests++;
+      const s = this.takeScript('embeddings');
+      if (s) return this.answerScripted(req, res, s);
+      const parsed = JSON.parse(body);
+      const inputs = Array.isArray(parsed.input) ? parsed.input : [parsed.input];
+      return json(res, 200, {
+        data: inputs.map((_: unknown, i: number) => ({ object: 'embedding', index: i, embedding: [0.1, -0.2, 0.3] })),
+        model: parsed.model,
+        usage: { prompt_tokens: inputs.length * 3, total_tokens: inputs.length * 3 },
+      });
+    }
+
+    this.counters.chatRequests++;
+    const s = this.takeScript('chat');
+    if (s) return this.answerScripted(req, res, s);
+    const chat = JSON.parse(body);
+    this.lastChatBody = chat;
+    if (!FAKE_MODELS.some((m) => m.id === chat.model && m.type === 'chat')) {
+      return json(res, 400, { error: { message: 'The requested model is not supported.', code: 'model_not_supported', param: 'model', type: 'invalid_request_error' } });
+    }
+    if (chat.stream) return this.stream(req, res, chat);
+    return this.complete(res, chat);
+  }
+
+  private complete(res: ServerResponse, chat: any) {
+    this.counters.chatCompleted++;
+    const id = `chatcmpl-${randomBytes(6).toString('hex')}`;
+    const usage = { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 };
+    const filter = { hate: { filtered: false, severity: 'safe' } };
+    const claudeTools = chat.model.startsWith('claude') && Array.isArray(chat.tools) && chat.tools.length;
+    const choices = claudeTools
+      ? [
+          { index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'Let me check the weather.' } },
+          {
+            index: 1,
+            finish_reason: 'tool_calls',
+            message: { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: chat.tools[0].function?.name ?? 'tool', arguments: '{"city":"Paris"}' } }] },
+          },
+        ]
+      : [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `Hello from ${chat.model}!` }, content_filter_results: filter }];
+    json(res, 200, { id, created: Math.floor(Date.now() / 1000), model: chat.model, choices, usage, prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }], system_fingerprint: 'fp_fake' });
+  }
+
+  private async stream(req: IncomingMessage, res: ServerResponse, chat: any) {
+    const eol = this.options.crlf ? '\r\n' : '\n';
+    const n = this.options.streamEvents ?? 5;
+    const gap = this.options.streamIntervalMs ?? 0;
+    const split = this.options.splitWrites ?? true;
+    const id = `chatcmpl-${randomBytes(6).toString('hex')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const filter = { hate: { filtered: false, severity: 'safe' } };
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        this.counters.streamsCancelled++;
+      }
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = async (payload: unknown) => {
+      const text = `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}${eol}${eol}`;
+      if (!split) return void res.write(text);
+      // Arbitrary byte boundaries, even inside a multi-byte character or the "\r\n".
+      const bytes = Buffer.from(text);
+      let at = 0;
+      while (at < bytes.length) {
+        const step = 1 + Math.floor(Math.random() * 40);
+        res.write(bytes.subarray(at, at + step));
+        at += step;
+      }
+    };
+    await send({ choices: [], created: 0, id: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }] });
+    const words = ['Hello', ' from', ` ${chat.model}`, ' — ünïcödé ✓', '!'];
+    for (let i = 0; i < n && !closed; i++) {
+      if (gap) await new Promise((r) => setTimeout(r, gap));
+      if (closed) return;
+      const delta = i === 0 ? { role: 'assistant', content: words[0] } : { content: words[i % words.length] };
+      await send({ choices: [{ index: 0, delta, content_filter_offsets: { check_offset: 1, start_offset: 0, end_offset: 5 }, content_filter_results: filter }], created, id, model: chat.model, system_fingerprint: 'fp_fake' });
+    }
+    if (closed) return;
+    if (chat.model.startsWith('claude') && Array.isArray(chat.tools) && chat.tools.length) {
+      await send({ choices: [{ index: 1, delta: { tool_calls: [{ index: 0, id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] } }], created, id, model: chat.model });
+    }
+    await send({ choices: [{ index: 0, finish_reason: 'stop', delta: { content: null } }], created, id, model: chat.model, usage: { prompt_tokens: 12, completion_tokens: n, total_tokens: 12 + n } });
+    await send('[DONE]');
+    this.counters.chatCompleted++;
+    res.end();
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Waits, unless the client leaves first (returns true then). */
+function waitOrClose(req: IncomingMessage, res: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      res.off('close', onClose);
+      resolve(false);
+    }, ms);
+    const onClose = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    res.once('close', onClose);
+  });
+}

@@ -1,0 +1,19 @@
+import type { TestProject } from 'vitest/node';
+import { startRedis } from './redis-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+/** One redis-server for the whole run (or TEST_REDIS_URL); each suite uses its own key prefix. */
+export default async function setup(project: TestProject) {
+  if (process.env.TEST_REDIS_URL) {
+    project.provide('redisUrl', process.env.TEST_REDIS_URL);
+    return;
+  }
+  const redis = await startRedis();
+  project.provide('redisUrl', redis.url);
+  return () => redis.stop();
+}

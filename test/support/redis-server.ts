@@ -1,0 +1,63 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RunningRedis {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a private redis-server (no persistence) on a free port; stopped with stop(). */
+export async function startRedis(port?: number): Promise<RunningRedis> {
+  if (spawnSync('redis-server', ['--version']).error) {
+    throw new Error(
+      'The tests need Redis: install redis-server (Debian/Ubuntu: apt-get install -y redis-server) ' +
+        'or set TEST_REDIS_URL=redis://host:port to use a running one.',
+    );
+  }
+  const p = port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'cgw-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000).unref();
+  });
+  return {
+    url: `redis://127.0.0.1:${p}`,
+    port: p,
+    process: child,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
