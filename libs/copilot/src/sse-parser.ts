@@ -7,17 +7,18 @@ export class SseParser {
   private readonly decoder = new TextDecoder();
   private buffer = '';
   private data: string[] | null = null;
+  private afterCR = false;
 
   /** Feeds one chunk and returns the data of every event it completed. */
   push(chunk: Uint8Array | string): string[] {
     this.buffer += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
-    return this.drain(false);
+    return this.drain();
   }
 
   /** Flushes what is left when the stream ends (an event missing its blank line still counts). */
   end(): string[] {
     this.buffer += this.decoder.decode();
-    const events = this.drain(true);
+    const events = this.drain();
     if (this.buffer.length) events.push(...this.line(this.buffer));
     this.buffer = '';
     if (this.data) events.push(this.data.join('\n'));
@@ -25,18 +26,22 @@ export class SseParser {
     return events;
   }
 
-  private drain(final: boolean): string[] {
+  private drain(): string[] {
     const events: string[] = [];
     const buf = this.buffer;
     let start = 0;
-    for (let i = 0; i < buf.length; i++) {
+    // A "\r" ends a line at once; a "\n" right after it (maybe in the next chunk) is the same end.
+    if (this.afterCR && buf.charCodeAt(0) === 10) start = 1;
+    this.afterCR = false;
+    for (let i = start; i < buf.length; i++) {
       const c = buf.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      // A trailing "\r" may be the first half of "\r\n": wait for the next chunk to know.
-      if (c === 13 && i === buf.length - 1 && !final) break;
       const ev = this.line(buf.slice(start, i));
       if (ev.length) events.push(ev[0]);
-      if (c === 13 && buf.charCodeAt(i + 1) === 10) i++;
+      if (c === 13) {
+        if (i + 1 === buf.length) this.afterCR = true;
+        else if (buf.charCodeAt(i + 1) === 10) i++;
+      }
       start = i + 1;
     }
     this.buffer = start === 0 ? buf : buf.slice(start);
