@@ -26,11 +26,15 @@ export function createLogger(config: Pick<AppConfig, 'logLevel'>, destination?: 
   );
 }
 
+const STARTUP_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
+
 /** Routes Nest's own log lines through pino so every line shares one format and redaction. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly pino: Logger) {}
   log(message: unknown, context?: string) {
-    this.pino.info({ context }, String(message));
+    // Nest's start-up inventory (modules loaded, routes mapped) is detail, not news.
+    if (context && STARTUP_CONTEXTS.has(context)) this.pino.debug({ context }, String(message));
+    else this.pino.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
     this.pino.error({ context, trace }, String(message));

@@ -43,14 +43,14 @@ export function normalizeCompletion(body: Json, requestedModel: string, n = 1): 
       finish_reason: c.finish_reason ?? null,
     }));
   }
-  const { prompt_filter_results, choices: _c, ...rest } = body;
+  const { prompt_filter_results, choices: _c, id, object, created, model, ...rest } = body;
   return {
-    ...rest,
-    id: body.id || completionId(),
+    id: id || completionId(),
     object: 'chat.completion',
-    created: body.created || Math.floor(Date.now() / 1000),
-    model: body.model || requestedModel,
+    created: created || Math.floor(Date.now() / 1000),
+    model: model || requestedModel,
     choices,
+    ...rest,
   };
 }
 
