@@ -33,11 +33,12 @@ async function main() {
   const { app } = await createApp(config, log);
   app.enableShutdownHooks();
   await app.listen({ port: config.port, host: config.host });
+  const port = (app.getHttpServer().address() as { port: number }).port;
   log.info(
-    { role, mode: config.mode, port: config.port },
+    { role, mode: config.mode, port },
     config.mode === 'redis'
-      ? `copilot-gateway (${role}) listening on ${config.host}:${config.port}, Redis mode`
-      : `copilot-gateway (${role}) listening on ${config.host}:${config.port}, embedded mode (no REDIS_URL): state in ${config.dataDir}`,
+      ? `copilot-gateway (${role}) listening on ${config.host}:${port}, Redis mode`
+      : `copilot-gateway (${role}) listening on ${config.host}:${port}, embedded mode (no REDIS_URL): state in ${config.dataDir}`,
   );
 }
 

@@ -25,6 +25,8 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(log),
     abortOnError: false,
+    // The proxy forwards the client's bytes as they came instead of serializing the parsed body again.
+    rawBody: true,
   });
   app.useGlobalFilters(new ApiExceptionFilter(log));
   app.enableCors({
@@ -39,8 +41,7 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
   fastify.addHook('onResponse', (req, reply, done) => {
     // The route pattern, never the URL: /auth/tokens/{api_key} would put a key in a label.
     const route = req.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ route, status: reply.statusCode });
-    metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+    metrics.recordRequest(route, reply.statusCode, reply.elapsedTime / 1000);
     if (debug) log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });

@@ -88,7 +88,7 @@ export class FakeCopilot {
       });
     });
     this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => this.server.listen(port, host, resolve));
+    await new Promise<void>((resolve) => this.server.listen({ port, host, backlog: 4096 }, resolve));
     this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
@@ -275,8 +275,10 @@ export class FakeCopilot {
 
   private async stream(req: IncomingMessage, res: ServerResponse, chat: any) {
     const eol = this.options.crlf ? '\r\n' : '\n';
-    const n = this.options.streamEvents ?? 5;
-    const gap = this.options.streamIntervalMs ?? 0;
+    // A request may ask for its own stream shape (the benchmark's slow streams do).
+    const shape = chat.fake_stream ?? {};
+    const n = Number(shape.events ?? this.options.streamEvents ?? 5);
+    const gap = Number(shape.interval_ms ?? this.options.streamIntervalMs ?? 0);
     const split = this.options.splitWrites ?? true;
     const id = `chatcmpl-${randomBytes(6).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -303,8 +305,12 @@ export class FakeCopilot {
     };
     await send({ choices: [], created: 0, id: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }] });
     const words = ['Hello', ' from', ` ${chat.model}`, ' — ünïcödé ✓', '!'];
+    // Events keep to a fixed timeline (like a model emitting tokens), so a busy event loop delays
+    // one event without pushing every later one back.
+    const t0 = Date.now();
     for (let i = 0; i < n && !closed; i++) {
-      if (gap) await new Promise((r) => setTimeout(r, gap));
+      const due = t0 + (i + 1) * gap - Date.now();
+      if (gap) await new Promise((r) => setTimeout(r, Math.max(0, due)));
       if (closed) return;
       const delta = i === 0 ? { role: 'assistant', content: words[0] } : { content: words[i % words.length] };
       await send({ choices: [{ index: 0, delta, content_filter_offsets: { check_offset: 1, start_offset: 0, end_offset: 5 }, content_filter_results: filter }], created, id, model: chat.model, system_fingerprint: 'fp_fake' });

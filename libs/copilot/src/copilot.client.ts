@@ -53,7 +53,7 @@ export class ExchangeError extends Error {
 export interface UpstreamCall {
   method: 'GET' | 'POST';
   path: string;
-  body?: string;
+  body?: string | Buffer;
   initiator?: 'user' | 'agent';
   vision?: boolean;
   signal?: AbortSignal;

@@ -80,6 +80,20 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  private readonly requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
+  /** One answered request; the labelled series are looked up once per route and status, not per request. */
+  recordRequest(route: string, status: number, seconds: number) {
+    const id = `${status} ${route}`;
+    let series = this.requestSeries.get(id);
+    if (!series) {
+      series = { count: this.httpRequests.labels({ route, status }), duration: this.httpDuration.labels({ route }) };
+      this.requestSeries.set(id, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
+  }
+
   /** Counts prompt and completion tokens from an OpenAI usage object. */
   recordUsage(model: string, usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined) {
     if (!usage) return;

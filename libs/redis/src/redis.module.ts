@@ -25,7 +25,8 @@ export class RedisConnections implements OnModuleDestroy {
 
   constructor(readonly url: string, keyPrefix: string) {
     this.keys = new RedisKeys(keyPrefix);
-    this.client = new Redis(url, { ...requestPathOptions, connectionName: 'cgw-request' });
+    // Concurrent requests' commands (rate limit, lookups) share one write to the socket.
+    this.client = new Redis(url, { ...requestPathOptions, enableAutoPipelining: true, connectionName: 'cgw-request' });
     this.subscriber = new Redis(url, { ...requestPathOptions, connectionName: 'cgw-events' });
     // Errors surface on the commands themselves; without a listener ioredis would print every retry.
     this.client.on('error', () => {});

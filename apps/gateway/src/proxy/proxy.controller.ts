@@ -5,7 +5,8 @@ import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';
 
-type AuthedRequest = FastifyRequest & { principal: Principal };
+/** After ApiKeyGuard: the principal; with Nest's rawBody option: the bytes the client sent. */
+type AuthedRequest = FastifyRequest & { principal: Principal; rawBody?: Buffer };
 
 /** The OpenAI surface; every route also answers without the /v1 prefix, as some clients drop it. */
 @Controller()
@@ -16,7 +17,7 @@ export class ProxyController {
   @Post(['v1/chat/completions', 'chat/completions'])
   @HttpCode(200)
   chatCompletions(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
-    return this.proxy.chatCompletions(req.principal, req.body, reply);
+    return this.proxy.chatCompletions(req.principal, req.body, req.rawBody, reply);
   }
 
   @Get(['v1/models', 'models'])
@@ -32,6 +33,6 @@ export class ProxyController {
   @Post(['v1/embeddings', 'embeddings'])
   @HttpCode(200)
   embeddings(@Req() req: AuthedRequest) {
-    return this.proxy.embeddings(req.principal, req.body);
+    return this.proxy.embeddings(req.principal, req.body, req.rawBody);
   }
 }

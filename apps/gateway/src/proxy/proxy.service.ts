@@ -48,7 +48,7 @@ export class ProxyService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async chatCompletions(principal: Principal, body: unknown, reply: FastifyReply): Promise<void> {
+  async chatCompletions(principal: Principal, body: unknown, raw: Buffer | undefined, reply: FastifyReply): Promise<void> {
     const chat = validateChat(body);
     const started = performance.now();
     const signal = abortOnHangup(reply);
@@ -57,7 +57,7 @@ export class ProxyService {
       res = await this.send(principal, chat.model, {
         method: 'POST',
         path: '/chat/completions',
-        body: JSON.stringify(body),
+        body: raw ?? JSON.stringify(body),
         initiator: chat.initiator,
         vision: chat.vision,
         signal,
@@ -143,9 +143,9 @@ export class ProxyService {
     return model;
   }
 
-  async embeddings(principal: Principal, body: unknown): Promise<Record<string, unknown>> {
+  async embeddings(principal: Principal, body: unknown, raw: Buffer | undefined): Promise<Record<string, unknown>> {
     const { model } = validateEmbeddings(body);
-    const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: JSON.stringify(body) });
+    const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: raw ?? JSON.stringify(body) });
     const answer = await readJson(res);
     this.metrics.recordUsage(answer.model ?? model, answer.usage);
     return { object: 'list', ...answer, model: answer.model ?? model };

@@ -12,7 +12,7 @@ import { RedisThrottlerStorage } from './redis-throttler.storage.js';
       useFactory: (config: AppConfig, redis: RedisConnections | null) => ({
         throttlers: [{ ttl: config.rateLimit.windowMs, limit: config.rateLimit.requests }],
         skipIf: () => !config.rateLimit.enabled,
-        storage: redis ? new RedisThrottlerStorage(redis) : new ThrottlerStorageService(),
+        storage: redis ? new RedisThrottlerStorage(redis, config.maxClientsCache) : new ThrottlerStorageService(),
       }),
     }),
   ],
