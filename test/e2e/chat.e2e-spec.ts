@@ -155,6 +155,17 @@ describe('models and embeddings', () => {
     expect(body.model).toBe('text-embedding-3-small');
   });
 
+  it('answers base64 embeddings, the SDKs\' default, as little-endian float32', async () => {
+    const res = await gw.post('/v1/embeddings', { model: 'text-embedding-3-small', input: 'a', encoding_format: 'base64' }, key);
+    const body = await res.json();
+    const bytes = Buffer.from(body.data[0].embedding, 'base64');
+    const floats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    expect([...floats].map((f) => Math.round(f * 10) / 10)).toEqual([0.1, -0.2, 0.3]);
+    const bad = await gw.post('/v1/embeddings', { model: 'text-embedding-3-small', input: 'a', encoding_format: 'int8' }, key);
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatchObject({ param: 'encoding_format', code: 'invalid_value' });
+  });
+
   it('refuses embeddings without input', async () => {
     const res = await gw.post('/v1/embeddings', { model: 'text-embedding-3-small' }, key);
     expect(res.status).toBe(400);

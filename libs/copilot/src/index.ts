@@ -1,7 +1,7 @@
 export { CopilotModule } from './copilot.module.js';
 export { ApiError, type ApiErrorType } from './api-error.js';
 export { SseParser } from './sse-parser.js';
-export { normalizeCompletion, normalizeModels, StreamNormalizer, completionId, type OpenAIModel, type Usage } from './normalize.js';
+export { normalizeCompletion, normalizeEmbeddings, normalizeModels, StreamNormalizer, completionId, type OpenAIModel, type Usage } from './normalize.js';
 export {
   CopilotClient,
   ExchangeError,

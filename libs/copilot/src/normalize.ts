@@ -131,3 +131,16 @@ export function normalizeModels(body: Json): OpenAIModel[] {
   }
   return out;
 }
+
+/**
+ * Embeddings in the format the client asked for. The official SDKs ask for base64 by default and
+ * decode it; float arrays from upstream are packed as little-endian float32, as OpenAI does.
+ */
+export function normalizeEmbeddings(body: Json, model: string, encoding: 'float' | 'base64'): Json {
+  const data = (Array.isArray(body.data) ? body.data : []).map((e: Json, i: number) => {
+    let embedding = e.embedding;
+    if (encoding === 'base64' && Array.isArray(embedding)) embedding = Buffer.from(new Float32Array(embedding).buffer).toString('base64');
+    return { object: 'embedding', index: typeof e.index === 'number' ? e.index : i, embedding };
+  });
+  return { object: 'list', data, model: body.model || model, usage: body.usage ?? { prompt_tokens: 0, total_tokens: 0 } };
+}

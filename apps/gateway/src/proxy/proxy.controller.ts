@@ -33,6 +33,6 @@ export class ProxyController {
   @Post(['v1/embeddings', 'embeddings'])
   @HttpCode(200)
   embeddings(@Req() req: AuthedRequest) {
-    return this.proxy.embeddings(req.principal, req.body, req.rawBody);
+    return this.proxy.embeddings(req.principal, req.body as Record<string, unknown>, req.rawBody);
   }
 }

@@ -13,6 +13,7 @@ import {
   fromUpstreamStatus,
   isRetryableNetworkError,
   normalizeCompletion,
+  normalizeEmbeddings,
   normalizeModels,
   retryAfterSeconds,
   upstreamFailure,
@@ -143,12 +144,15 @@ export class ProxyService {
     return model;
   }
 
-  async embeddings(principal: Principal, body: unknown, raw: Buffer | undefined): Promise<Record<string, unknown>> {
-    const { model } = validateEmbeddings(body);
-    const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: raw ?? JSON.stringify(body) });
-    const answer = await readJson(res);
-    this.metrics.recordUsage(answer.model ?? model, answer.usage);
-    return { object: 'list', ...answer, model: answer.model ?? model };
+  async embeddings(principal: Principal, body: Record<string, unknown>, raw: Buffer | undefined): Promise<Record<string, unknown>> {
+    const { model, encoding } = validateEmbeddings(body);
+    // The encoding is the gateway's to honour (below); Copilot gets the request without it.
+    const { encoding_format, ...rest } = body;
+    const forward = encoding_format === undefined && raw ? raw : JSON.stringify(rest);
+    const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: forward });
+    const answer = normalizeEmbeddings(await readJson(res), model, encoding);
+    this.metrics.recordUsage(answer.model, answer.usage);
+    return answer;
   }
 
   /**

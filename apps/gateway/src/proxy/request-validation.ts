@@ -62,7 +62,7 @@ export function validateChat(input: unknown): ChatRequest {
   };
 }
 
-export function validateEmbeddings(input: unknown): { model: string } {
+export function validateEmbeddings(input: unknown): { model: string; encoding: 'float' | 'base64' } {
   const body = requireObject(input);
   const model = requireModel(body);
   const inp = body.input;
@@ -71,5 +71,8 @@ export function validateEmbeddings(input: unknown): { model: string } {
     typeof inp === 'string' ||
     (Array.isArray(inp) && inp.length > 0 && inp.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
   if (!ok) throw ApiError.badRequest("'input' must be a string or a non-empty array", 'input', 'invalid_type');
-  return { model };
+  const encoding = body.encoding_format ?? 'float';
+  if (encoding !== 'float' && encoding !== 'base64')
+    throw ApiError.badRequest("'encoding_format' must be 'float' or 'base64'", 'encoding_format', 'invalid_value');
+  return { model, encoding };
 }
