@@ -6,6 +6,7 @@ import { createLogger, PinoNestLogger, type AppConfig } from '#libs/config';
 import { MetricsService } from '#libs/metrics';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { AppModule } from './app.module.js';
+import { registerCors } from './cors.js';
 
 export interface CreatedApp {
   app: NestFastifyApplication;
@@ -29,14 +30,9 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
     rawBody: true,
   });
   app.useGlobalFilters(new ApiExceptionFilter(log));
-  app.enableCors({
-    origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-    credentials: false,
-    exposedHeaders: ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after', 'x-request-id'],
-  });
-
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();
+  registerCors(fastify, config.corsOrigins);
   const debug = log.isLevelEnabled('debug');
   fastify.addHook('onResponse', (req, reply, done) => {
     // The route pattern, never the URL: /auth/tokens/{api_key} would put a key in a label.

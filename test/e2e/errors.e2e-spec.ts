@@ -281,6 +281,23 @@ describe('ops routes', () => {
     expect(text).not.toContain(key);
   });
 
+  it('answers CORS preflights and marks responses for browsers, and leaves other clients alone', async () => {
+    const pre = await fetch(gw.url + '/v1/chat/completions', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://chat.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
+    const res = await gw.post('/v1/chat/completions', chatBody({ stream: true }), key, { origin: 'https://chat.example' });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
+    await res.text();
+    const plain = await gw.post('/v1/chat/completions', chatBody(), key);
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('answers /stats as JSON', async () => {
     const body = await (await gw.get('/stats')).json();
     expect(body).toMatchObject({ mode: 'redis', store: 'redis', active_streams: 0 });

@@ -50,7 +50,7 @@ export class AccountsService {
   ) {
     this.cache = new Lru(config.maxClientsCache);
     store.subscribe((e) => {
-      if (e.type === 'key.revoked') this.cache.delete(e.hash);
+      if (e.type === 'key.revoked') this.cache.deleteWhere((entry) => entry.principal.keyHash === e.hash);
       else if (e.type === 'account.deleted' || e.type === 'account.changed')
         this.cache.deleteWhere((entry) => entry.principal.accountId === e.id);
     });
@@ -59,25 +59,26 @@ export class AccountsService {
   /** Bearer key → principal. Returns synchronously on a cache hit, which is the common case. */
   resolve(authorization: string | undefined): Principal | Promise<Principal> {
     const key = parseBearer(authorization);
-    const hash = sha256(key);
-    const hit = this.cache.get(hash);
+    // Keyed by the key itself, so a hit costs no hashing; events name keys by hash (deleteWhere).
+    const hit = this.cache.get(key);
     const now = Date.now();
     if (hit && hit.checkAt > now) {
       if (hit.principal.expiresAt !== null && hit.principal.expiresAt <= now) {
-        this.cache.delete(hash);
+        this.cache.delete(key);
         throw ApiError.unauthorized('This API key has expired', 'expired_api_key');
       }
-      this.metrics.keyCache.inc({ layer: 'memory' });
+      this.metrics.keyCacheMemoryHit.inc();
       if (now - hit.touchedAt > TOUCH_MS && !hit.principal.passthrough) {
         hit.touchedAt = now;
-        this.store.patchKey(hash, { last_used_at: new Date(now).toISOString() }).catch(() => {});
+        this.store.patchKey(hit.principal.keyHash, { last_used_at: new Date(now).toISOString() }).catch(() => {});
       }
       return hit.principal;
     }
-    return this.resolveSlow(key, hash);
+    return this.resolveSlow(key);
   }
 
-  private async resolveSlow(key: string, hash: string): Promise<Principal> {
+  private async resolveSlow(key: string): Promise<Principal> {
+    const hash = sha256(key);
     let principal: Principal;
     if (isIssuedKeyFormat(key)) {
       principal = await this.fromStore(hash);
@@ -99,7 +100,7 @@ export class AccountsService {
       throw ApiError.unauthorized('Incorrect API key provided');
     }
     const now = Date.now();
-    this.cache.set(hash, { principal, checkAt: now + RECHECK_MS, touchedAt: principal.passthrough ? now : 0 });
+    this.cache.set(key, { principal, checkAt: now + RECHECK_MS, touchedAt: principal.passthrough ? now : 0 });
     return principal;
   }
 

@@ -51,7 +51,7 @@ export class CopilotTokenService {
   get(owner: TokenOwner): CopilotToken | Promise<CopilotToken> {
     const hit = this.memory.get(owner.accountId);
     if (hit && usable(hit)) {
-      this.metrics.tokenCache.inc({ layer: 'memory' });
+      this.metrics.tokenCacheMemoryHit.inc();
       return hit;
     }
     let p = this.inflight.get(owner.accountId);

@@ -64,13 +64,8 @@ export class RedisStore implements StateStore {
     return readAccount(await this.r.hgetall(this.k.account(id)));
   }
 
-  async listAccounts() {
-    const ids = await this.r.smembers(this.k.accounts());
-    if (!ids.length) return [];
-    const p = this.r.pipeline();
-    ids.forEach((id) => p.hgetall(this.k.account(id)));
-    const rows = (await p.exec()) ?? [];
-    return rows.map(([, h]) => readAccount(h as Record<string, string>)).filter((a): a is AccountRecord => a !== null);
+  listAccounts() {
+    return this.readSet(this.k.accounts(), this.k.account, readAccount);
   }
 
   async deleteAccount(id: string) {
@@ -97,13 +92,18 @@ export class RedisStore implements StateStore {
     return readKey(await this.r.hgetall(this.k.key(hash)));
   }
 
-  async listKeys() {
-    const hashes = await this.r.smembers(this.k.keys());
-    if (!hashes.length) return [];
+  listKeys() {
+    return this.readSet(this.k.keys(), this.k.key, readKey);
+  }
+
+  /** Every hash a set names, in one pipeline. */
+  private async readSet<T>(set: string, keyOf: (member: string) => string, read: (h: Record<string, string>) => T | null): Promise<T[]> {
+    const members = await this.r.smembers(set);
+    if (!members.length) return [];
     const p = this.r.pipeline();
-    hashes.forEach((h) => p.hgetall(this.k.key(h)));
+    members.forEach((m) => p.hgetall(keyOf(m)));
     const rows = (await p.exec()) ?? [];
-    return rows.map(([, h]) => readKey(h as Record<string, string>)).filter((k): k is KeyRecord => k !== null);
+    return rows.map(([, h]) => read(h as Record<string, string>)).filter((x): x is T => x !== null);
   }
 
   getCache(key: string) {

@@ -1,6 +1,7 @@
 export { CopilotModule } from './copilot.module.js';
 export { ApiError, type ApiErrorType } from './api-error.js';
 export { SseParser } from './sse-parser.js';
+export { StreamTranslator } from './stream-translator.js';
 export { normalizeCompletion, normalizeEmbeddings, normalizeModels, StreamNormalizer, completionId, type OpenAIModel, type Usage } from './normalize.js';
 export {
   CopilotClient,

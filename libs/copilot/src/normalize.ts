@@ -80,7 +80,8 @@ export class StreamNormalizer {
     this.id ||= event.id || completionId();
     this.created ||= event.created || Math.floor(Date.now() / 1000);
     const choices = raw.map((c, i) => {
-      const { content_filter_results, content_filter_offsets, ...delta } = c.delta ?? {};
+      // Copilot's filter fields ride on the choice, which is rebuilt here without them.
+      const delta: Json = c.delta ?? {};
       if (!this.roleSent && delta.role === undefined) delta.role = 'assistant';
       return {
         index: this.n <= 1 ? 0 : typeof c.index === 'number' ? c.index : i,

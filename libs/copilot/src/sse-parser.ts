@@ -19,7 +19,7 @@ export class SseParser {
   end(): string[] {
     this.buffer += this.decoder.decode();
     const events = this.drain();
-    if (this.buffer.length) events.push(...this.line(this.buffer));
+    if (this.buffer.length) this.line(this.buffer);
     this.buffer = '';
     if (this.data) events.push(this.data.join('\n'));
     this.data = null;
@@ -33,34 +33,38 @@ export class SseParser {
     // A "\r" ends a line at once; a "\n" right after it (maybe in the next chunk) is the same end.
     if (this.afterCR && buf.charCodeAt(0) === 10) start = 1;
     this.afterCR = false;
-    for (let i = start; i < buf.length; i++) {
-      const c = buf.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
-      const ev = this.line(buf.slice(start, i));
-      if (ev.length) events.push(ev[0]);
-      if (c === 13) {
-        if (i + 1 === buf.length) this.afterCR = true;
-        else if (buf.charCodeAt(i + 1) === 10) i++;
+    let cr = buf.indexOf('\r', start);
+    let lf = buf.indexOf('\n', start);
+    while (cr !== -1 || lf !== -1) {
+      const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
+      const event = this.line(buf.slice(start, end));
+      if (event !== null) events.push(event);
+      start = end + 1;
+      if (end === cr) {
+        if (start === buf.length) this.afterCR = true;
+        else if (buf.charCodeAt(start) === 10) start++;
+        cr = buf.indexOf('\r', start);
       }
-      start = i + 1;
+      if (lf !== -1 && lf < start) lf = buf.indexOf('\n', start);
     }
     this.buffer = start === 0 ? buf : buf.slice(start);
     return events;
   }
 
-  private line(line: string): string[] {
+  /** Takes one line; returns an event's data when the line is the blank one that ends it. */
+  private line(line: string): string | null {
     if (line.length === 0) {
       const data = this.data;
       this.data = null;
-      return data ? [data.join('\n')] : [];
+      return data ? (data.length === 1 ? data[0] : data.join('\n')) : null;
     }
-    if (line.charCodeAt(0) === 58 /* ':' comment */) return [];
+    if (line.charCodeAt(0) === 58 /* ':' comment */) return null;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
-    if (field !== 'data') return [];
+    if (field !== 'data') return null;
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     (this.data ??= []).push(value);
-    return [];
+    return null;
   }
 }

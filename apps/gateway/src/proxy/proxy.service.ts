@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { InjectConfig, type AppConfig } from '#libs/config';
@@ -8,8 +7,7 @@ import { CopilotTokenService, STATE_STORE, type Principal, type StateStore } fro
 import {
   ApiError,
   CopilotClient,
-  SseParser,
-  StreamNormalizer,
+  StreamTranslator,
   fromUpstreamStatus,
   isRetryableNetworkError,
   normalizeCompletion,
@@ -83,37 +81,28 @@ export class ProxyService {
       connection: 'keep-alive',
     });
     this.metrics.activeStreams.inc();
-    const parser = new SseParser();
-    const normalizer = new StreamNormalizer(chat.model, chat.includeUsage, chat.n);
-    let model = chat.model;
+    const stream = new StreamTranslator(chat.model, chat.includeUsage, chat.n);
     let firstToken = true;
-    const emit = async (events: string[]) => {
-      let text = '';
-      for (const data of events) {
-        if (data === '[DONE]') continue;
-        let event: Record<string, any>;
-        try {
-          event = JSON.parse(data);
-        } catch {
-          continue;
-        }
-        for (const chunk of normalizer.push(event)) {
-          model = chunk.model;
-          text += `data: ${JSON.stringify(chunk)}\n\n`;
-        }
-      }
-      if (!text) return;
-      if (firstToken) {
-        firstToken = false;
-        this.metrics.timeToFirstToken.observe({ model }, (performance.now() - started) / 1000);
-      }
-      if (!out.write(text)) await once(out, 'drain', { signal });
-    };
     try {
-      for await (const bytes of res.body) await emit(parser.push(bytes));
-      await emit(parser.end());
-      const usage = normalizer.trailingUsage();
-      out.end(`${usage ? `data: ${JSON.stringify(usage)}\n\n` : ''}data: [DONE]\n\n`);
+      await new Promise<void>((resolve, reject) => {
+        const body = res.body;
+        body.on('data', (bytes: Buffer) => {
+          const text = stream.push(bytes);
+          if (!text) return;
+          if (firstToken) {
+            firstToken = false;
+            this.metrics.timeToFirstToken.observe({ model: stream.model }, (performance.now() - started) / 1000);
+          }
+          // A slow client slows the upstream read, not the gateway's memory.
+          if (!out.write(text)) {
+            body.pause();
+            out.once('drain', () => body.resume());
+          }
+        });
+        body.once('end', resolve);
+        body.once('error', reject);
+      });
+      out.end(stream.end());
     } catch (err) {
       if (signal.aborted) return;
       // After the first byte there is no retry and no status to change: say it in the stream.
@@ -123,7 +112,7 @@ export class ProxyService {
       out.end(`data: ${JSON.stringify(failure.toJSON())}\n\ndata: [DONE]\n\n`);
     } finally {
       this.metrics.activeStreams.dec();
-      this.metrics.recordUsage(model, normalizer.usage);
+      this.metrics.recordUsage(stream.model, stream.usage);
       if (!res.body.destroyed) res.body.destroy();
     }
   }
