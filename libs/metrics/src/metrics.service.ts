@@ -98,10 +98,31 @@ export class MetricsService {
     series.duration.observe(seconds);
   }
 
+  private readonly modelSeries = new Map<string, { prompt: { inc(v: number): void }; completion: { inc(v: number): void }; ttft: { observe(v: number): void } }>();
+
+  /** Per-model series, bound once per model name (names come from Copilot's answers, so few). */
+  private model(model: string) {
+    let series = this.modelSeries.get(model);
+    if (!series) {
+      series = {
+        prompt: this.tokens.labels({ model, kind: 'prompt' }),
+        completion: this.tokens.labels({ model, kind: 'completion' }),
+        ttft: this.timeToFirstToken.labels({ model }),
+      };
+      this.modelSeries.set(model, series);
+    }
+    return series;
+  }
+
+  recordFirstToken(model: string, seconds: number) {
+    this.model(model).ttft.observe(seconds);
+  }
+
   /** Counts prompt and completion tokens from an OpenAI usage object. */
   recordUsage(model: string, usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined) {
     if (!usage) return;
-    if (typeof usage.prompt_tokens === 'number') this.tokens.inc({ model, kind: 'prompt' }, usage.prompt_tokens);
-    if (typeof usage.completion_tokens === 'number') this.tokens.inc({ model, kind: 'completion' }, usage.completion_tokens);
+    const series = this.model(model);
+    if (typeof usage.prompt_tokens === 'number') series.prompt.inc(usage.prompt_tokens);
+    if (typeof usage.completion_tokens === 'number') series.completion.inc(usage.completion_tokens);
   }
 }

@@ -91,7 +91,7 @@ export class ProxyService {
           if (!text) return;
           if (firstToken) {
             firstToken = false;
-            this.metrics.timeToFirstToken.observe({ model: stream.model }, (performance.now() - started) / 1000);
+            this.metrics.recordFirstToken(stream.model, (performance.now() - started) / 1000);
           }
           // A slow client slows the upstream read, not the gateway's memory.
           if (!out.write(text)) {
