@@ -24,10 +24,12 @@ describe('RedisThrottlerStorage', () => {
     expect(admitted).toBe(20);
     const burst = await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? sa : sb).increment('burst', 60_000, 100)));
     expect(burst.filter((r) => !r.isBlocked)).toHaveLength(100);
+    await new Promise((r) => setTimeout(r, 50));
     expect(Number(await a.client.get(`${prefix}rl:burst`))).toBe(300);
+    expect(Number(await a.client.get(`${prefix}rl:seq`))).toBe(30);
   });
 
-  it('waits for Redis only near the limit, and counts every request in Redis', async () => {
+  it('waits for Redis only near the limit, and counts every request in Redis within a flush', async () => {
     const s = new RedisThrottlerStorage(a, 100);
     await s.increment('lazy', 60_000, 100);
     let immediate = 0;
@@ -51,5 +53,13 @@ describe('RedisThrottlerStorage', () => {
     const second = await s.increment('window', 5_000, 1);
     expect(second.isBlocked).toBe(true);
     expect(second.timeToBlockExpire).toBeGreaterThanOrEqual(4);
+  });
+
+  it('fails fast with a 503 ApiError when Redis cannot be reached', async () => {
+    const dead = new RedisConnections('redis://127.0.0.1:1', prefix);
+    const started = Date.now();
+    await expect(new RedisThrottlerStorage(dead, 10).increment('x', 1000, 5)).rejects.toMatchObject({ status: 503, code: 'store_unavailable' });
+    expect(Date.now() - started).toBeLessThan(100);
+    await dead.onModuleDestroy();
   });
 });

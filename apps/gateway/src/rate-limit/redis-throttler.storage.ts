@@ -1,35 +1,43 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Lru } from '#libs/accounts';
+import { ApiError } from '#libs/copilot';
 import type { RedisConnections } from '#libs/redis';
 
-/** Fixed window per key in one round trip: count, start the window on the first hit, report its rest. */
+/** Fixed window per key in one round trip: add, start the window on the first hit, report its rest. */
 const INCR_WINDOW = `
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local hits = redis.call('INCRBY', KEYS[1], ARGV[2])
+if hits == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {hits, ttl}`;
 
 /**
- * Below this share of the limit a request does not wait for Redis: it is admitted on the count
- * this replica last saw, and its INCR completes in the background. Near the limit every decision
- * waits for Redis, so the limit holds; only more than half a limit arriving on other replicas
- * within one round trip could slip past it.
+ * Below this share of the limit a request does not wait for Redis: it is admitted on the count this
+ * replica last saw plus its own unsent hits, which go to Redis in one INCRBY per key every
+ * FLUSH_MS. Near the limit every request waits for Redis's count, so the limit holds; only more
+ * than half a limit arriving on other replicas within one flush could slip past it.
  */
 const ADMIT_WITHOUT_WAITING = 0.5;
-
-interface Window {
-  hits: number;
-  resetAt: number;
-  pending: number;
-}
+const FLUSH_MS = 5;
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
-type RateLimitCommand = (key: string, ttlMs: number) => Promise<[number, number]>;
+type RateLimitCommand = (key: string, ttlMs: number, hits: number) => Promise<[number, number]>;
+
+interface Window {
+  redisKey: string;
+  ttl: number;
+  /** Redis's count at the last answer */
+  hits: number;
+  resetAt: number;
+  /** admitted here, not yet added in Redis */
+  unsent: number;
+}
 
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly windows: Lru<string, Window>;
   private readonly incr: RateLimitCommand;
+  private readonly dirty = new Set<Window>();
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -37,34 +45,52 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   ) {
     redis.client.defineCommand('cgwRateLimit', { numberOfKeys: 1, lua: INCR_WINDOW });
     const client = redis.client as unknown as { cgwRateLimit: RateLimitCommand };
-    this.incr = (key, ttl) => client.cgwRateLimit(key, ttl);
+    this.incr = (key, ttl, hits) => client.cgwRateLimit(key, ttl, hits);
     this.windows = new Lru(maxKeys);
   }
 
   increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
-    const redisKey = this.redis.keys.rateLimit(key);
-    const w = this.windows.get(key);
     const now = Date.now();
-    if (w && w.resetAt > now && w.hits + w.pending + 1 <= limit * ADMIT_WITHOUT_WAITING) {
-      w.pending++;
-      this.incr(redisKey, ttl).then(
-        ([hits, pttl]) => {
-          w.pending--;
-          w.hits = Math.max(w.hits, hits);
-          w.resetAt = Date.now() + pttl;
-        },
-        () => this.windows.delete(key),
-      );
-      return Promise.resolve(record(w.hits + w.pending, w.resetAt - now, limit));
+    const w = this.windows.get(key);
+    if (w && w.resetAt > now && w.hits + w.unsent + 1 <= limit * ADMIT_WITHOUT_WAITING) {
+      w.unsent++;
+      this.dirty.add(w);
+      this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+      return Promise.resolve(record(w.hits + w.unsent, w.resetAt - now, limit));
     }
-    return this.incr(redisKey, ttl).then(([hits, pttl]) => {
-      const seen = this.windows.get(key);
-      if (seen && seen.resetAt > now) {
-        seen.hits = Math.max(seen.hits, hits);
-        seen.resetAt = Date.now() + pttl;
-      } else this.windows.set(key, { hits, resetAt: Date.now() + pttl, pending: 0 });
-      return record(hits, pttl, limit);
-    });
+    const redisKey = this.redis.keys.rateLimit(key);
+    const add = 1 + (w?.unsent ?? 0);
+    if (w) w.unsent = 0;
+    return this.incr(redisKey, ttl, add).then(
+      ([hits, pttl]) => {
+        const fresh = this.windows.get(key);
+        if (fresh && fresh.resetAt > now) this.update(fresh, hits, pttl);
+        else this.windows.set(key, { redisKey, ttl, hits, resetAt: Date.now() + pttl, unsent: 0 });
+        return record(hits, pttl, limit);
+      },
+      () => {
+        throw ApiError.unavailable('The rate-limit store is unavailable; try again shortly', 'store_unavailable');
+      },
+    );
+  }
+
+  private flush() {
+    this.flushTimer = null;
+    for (const w of this.dirty) {
+      const add = w.unsent;
+      w.unsent = 0;
+      if (add === 0) continue;
+      this.incr(w.redisKey, w.ttl, add).then(
+        ([hits, pttl]) => this.update(w, hits, pttl),
+        () => (w.resetAt = 0), // unknown count: the next request waits for Redis
+      );
+    }
+    this.dirty.clear();
+  }
+
+  private update(w: Window, hits: number, pttl: number) {
+    w.hits = Math.max(w.hits, hits);
+    w.resetAt = Date.now() + pttl;
   }
 }
 
