@@ -31,7 +31,18 @@ async function main() {
   }
 
   const { app } = await createApp(config, log);
-  app.enableShutdownHooks();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'shutting down');
+      app.close().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
   await app.listen({ port: config.port, host: config.host });
   const port = (app.getHttpServer().address() as { port: number }).port;
   log.info(

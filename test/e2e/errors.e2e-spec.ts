@@ -241,6 +241,15 @@ describe('client hang-up', () => {
     expect(fake.counters.chatCompleted).toBe(0);
   });
 
+  it('cancels the upstream stream when the client leaves before the first token', async () => {
+    const { abort } = await open(chatBody({ stream: true, fake_stream: { events: 3, interval_ms: 2000 } }));
+    await until(() => fake.counters.chatRequests === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    abort();
+    expect(await until(() => fake.counters.streamsCancelled === 1)).toBe(true);
+    expect(fake.counters.chatCompleted).toBe(0);
+  });
+
   it('cancels the upstream call when the client leaves before the headers', async () => {
     fake.script('chat', { status: 200, delayMs: 5000, body: '{}' });
     const { abort } = await open(chatBody({ stream: true }));

@@ -1,0 +1,63 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
+import { freePort } from '../support/redis-server.js';
+import { startFake } from '../support/gateway.js';
+
+/** What `npm start` runs: the built entry point as a real process. */
+const ENTRY = 'dist/apps/main.js';
+let fake: FakeCopilot;
+const children: ChildProcess[] = [];
+
+function run(env: Record<string, string>, args = ['all']) {
+  const child = spawn(process.execPath, [ENTRY, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const output = () => out;
+  return { child, exited, output };
+}
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['scripts/build-if-needed.mjs'], { stdio: 'inherit' });
+  fake = await startFake({ acceptAnyToken: true });
+}, 120_000);
+afterAll(async () => {
+  children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
+  await fake?.stop();
+});
+
+describe('the gateway process', () => {
+  it('refuses bad configuration with one line per variable and exit code 1', async () => {
+    const p = run({ PORT: 'abc', RATE_LIMIT_WINDOW: '-5', REDIS_URL: 'http://nope' });
+    expect(await p.exited).toBe(1);
+    expect(p.output().trim().split('\n')).toEqual([
+      'Invalid configuration:',
+      '  PORT: must be a number',
+      '  REDIS_URL: must be a redis:// or rediss:// URL',
+      '  RATE_LIMIT_WINDOW: must be at least 1',
+    ]);
+  });
+
+  it('starts embedded without Redis and serves a chat completion through a passthrough GitHub token', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port), HOST: '127.0.0.1', GITHUB_API_URL: fake.url, GITHUB_BASE_URL: fake.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'cgw-proc-')) });
+    for (let i = 0; i < 100 && !p.output().includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(p.output()).toContain(`listening on 127.0.0.1:${port}, embedded mode (no REDIS_URL)`);
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ghu_0123456789abcdef0123456789abcdef', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).choices[0].message.content).toBe('Hello from gpt-4o!');
+    expect(p.output()).not.toContain('ghu_0123456789abcdef0123456789abcdef');
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+});
