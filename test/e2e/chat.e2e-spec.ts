@@ -96,6 +96,21 @@ describe('streaming chat completions', () => {
     expect(chunks.at(-1).choices[0].finish_reason).toBe('stop');
   });
 
+  it('passes each event on as it arrives, without holding the stream back', async () => {
+    const started = Date.now();
+    const res = await gw.post('/v1/chat/completions', chatBody({ stream: true, fake_stream: { events: 4, interval_ms: 150 } }), key);
+    const reader = res.body!.getReader();
+    const arrivals: number[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (new TextDecoder().decode(value).includes('"content"')) arrivals.push(Date.now() - started);
+    }
+    expect(arrivals.length).toBeGreaterThanOrEqual(4);
+    // Events 150 ms apart upstream stay apart downstream: nothing is buffered until the end.
+    expect(arrivals.at(-1)! - arrivals[0]).toBeGreaterThan(350);
+  });
+
   it('puts usage in a final empty-choices chunk when stream_options.include_usage is set', async () => {
     const res = await gw.post('/v1/chat/completions', chatBody({ stream: true, stream_options: { include_usage: true } }), key);
     const chunks = (await readSse(res)).slice(0, -1).map((e) => JSON.parse(e));

@@ -83,33 +83,42 @@ export class ProxyService {
     this.metrics.activeStreams.inc();
     const stream = new StreamTranslator(chat.model, chat.includeUsage, chat.n);
     let firstToken = true;
+    // What arrives in one I/O turn leaves in one write, and the tail rides on end(): fewer
+    // syscalls, no added wait. A slow client pauses the upstream read, not the gateway's memory.
+    let pending = '';
     try {
+      const flush = () => {
+        const text = pending;
+        pending = '';
+        if (text && !out.writableEnded && !out.write(text)) {
+          res.body.pause();
+          out.once('drain', () => res.body.resume());
+        }
+      };
       await new Promise<void>((resolve, reject) => {
-        const body = res.body;
-        body.on('data', (bytes: Buffer) => {
+        res.body.on('data', (bytes: Buffer) => {
           const text = stream.push(bytes);
           if (!text) return;
           if (firstToken) {
             firstToken = false;
             this.metrics.recordFirstToken(stream.model, (performance.now() - started) / 1000);
           }
-          // A slow client slows the upstream read, not the gateway's memory.
-          if (!out.write(text)) {
-            body.pause();
-            out.once('drain', () => body.resume());
-          }
+          if (!pending) setImmediate(flush);
+          pending += text;
         });
-        body.once('end', resolve);
-        body.once('error', reject);
+        res.body.once('end', resolve);
+        res.body.once('error', reject);
       });
-      out.end(stream.end());
+      out.end(pending + stream.end());
+      pending = '';
     } catch (err) {
       if (signal.aborted) return;
       // After the first byte there is no retry and no status to change: say it in the stream.
       const failure = err instanceof ApiError ? err : upstreamFailure(err);
       this.metrics.upstreamErrors.inc({ status: 'stream' });
       this.log.warn(`stream from Copilot broke off: ${(err as Error)?.message ?? err}`);
-      out.end(`data: ${JSON.stringify(failure.toJSON())}\n\ndata: [DONE]\n\n`);
+      out.end(`${pending}data: ${JSON.stringify(failure.toJSON())}\n\ndata: [DONE]\n\n`);
+      pending = '';
     } finally {
       this.metrics.activeStreams.dec();
       this.metrics.recordUsage(stream.model, stream.usage);
