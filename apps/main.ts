@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { ConfigError, createLogger, loadConfig, type AppRole } from '#libs/config';
+import { StartupError } from '#libs/redis';
 import { createApp } from './platform.js';
 
 const ROLES: AppRole[] = ['all', 'gateway', 'auth'];
@@ -54,6 +55,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  console.error(err instanceof StartupError ? `copilot-gateway cannot start: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

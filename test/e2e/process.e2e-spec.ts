@@ -44,6 +44,15 @@ describe('the gateway process', () => {
     ]);
   });
 
+  it('says in one line that Redis cannot be reached, without the password, and exits 1', async () => {
+    const port = await freePort();
+    const p = run({ REDIS_URL: `redis://:hunter2secret@127.0.0.1:${port}`, TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32) }, ['gateway']);
+    expect(await p.exited).toBe(1);
+    const lines = p.output().trim().split('\n');
+    expect(lines.at(-1)).toMatch(new RegExp(`^copilot-gateway cannot start: cannot connect to Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
+    expect(p.output()).not.toContain('hunter2secret');
+  });
+
   it('starts embedded without Redis and serves a chat completion through a passthrough GitHub token', async () => {
     const port = await freePort();
     const p = run({ PORT: String(port), HOST: '127.0.0.1', GITHUB_API_URL: fake.url, GITHUB_BASE_URL: fake.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'cgw-proc-')) });

@@ -16,6 +16,17 @@ export const requestPathOptions: RedisOptions = {
 };
 export const queueOptions: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false };
 
+/** A failure that stops start-up and is said in one line, without a stack trace. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export const redactUrl = (url: string) => {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+};
+
 export class RedisConnections implements OnModuleDestroy {
   readonly keys: RedisKeys;
   /** Commands on the request path. */
@@ -34,7 +45,13 @@ export class RedisConnections implements OnModuleDestroy {
   }
 
   async connect(): Promise<void> {
-    await Promise.all([this.client.connect(), this.subscriber.connect()]);
+    try {
+      await Promise.all([this.client.connect(), this.subscriber.connect()]);
+    } catch (err) {
+      this.client.disconnect();
+      this.subscriber.disconnect();
+      throw new StartupError(`cannot connect to Redis at ${redactUrl(this.url)}: ${(err as Error).message}`);
+    }
   }
 
   /** A connection for BullMQ, which must be allowed to wait for Redis instead of failing. */
