@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AdminController } from './admin/admin.controller.js';
+import { AdminGuard } from './admin/admin.guard.js';
 
 /**
- * The auth service: device flow, admin API and the token-refresh worker arrive with the auth
- * issue. Until then accounts and keys are created through AccountsService (libs/accounts).
+ * The auth service. Here now: the admin API (accounts and keys, behind ADMIN_TOKEN). Still to
+ * come with the auth issue: the device flow and its page, and the BullMQ token-refresh worker.
  */
-@Module({})
+@Module({
+  controllers: [AdminController],
+  providers: [AdminGuard],
+})
 export class AuthModule {}

@@ -203,6 +203,31 @@ export class AccountsService {
     await this.store.publish({ type: 'key.revoked', hash });
   }
 
+  listAccounts(): Promise<AccountRecord[]> {
+    return this.store.listAccounts();
+  }
+
+  listKeys(): Promise<KeyRecord[]> {
+    return this.store.listKeys();
+  }
+
+  async findKey(id: string): Promise<KeyRecord | null> {
+    return (await this.store.listKeys()).find((k) => k.id === id) ?? null;
+  }
+
+  /**
+   * A new key for the same account and name; the old one keeps working for `graceSeconds`, so
+   * clients can be switched over without an outage.
+   */
+  async rotateKey(id: string, graceSeconds: number): Promise<{ issued: IssuedKey; replaced: KeyRecord; oldExpiresAt: string }> {
+    const old = await this.findKey(id);
+    if (!old || (old.revoked_at && Date.parse(old.revoked_at) <= Date.now())) throw ApiError.notFound(`No active key ${id}`, 'key_not_found');
+    const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
+    const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining });
+    await this.revokeKey(old.hash, graceSeconds);
+    return { issued, replaced: old, oldExpiresAt: new Date(Date.now() + graceSeconds * 1000).toISOString() };
+  }
+
   async deleteAccount(id: string): Promise<boolean> {
     if (!(await this.store.getAccount(id))) return false;
     const hashes = await this.store.deleteAccount(id);

@@ -1,0 +1,60 @@
+import type { AccountRecord, IssuedKey, KeyRecord } from '#libs/accounts';
+import { ApiError } from '#libs/copilot';
+
+/** What the admin API shows of an account: never its GitHub token. */
+export const accountView = (a: AccountRecord) => ({
+  id: a.id,
+  login: a.login,
+  status: a.status,
+  api_base: a.api_base,
+  copilot_token_expires_at: a.copilot_token_expires_at,
+  last_refresh_at: a.last_refresh_at,
+  last_error: a.last_error,
+  created_at: a.created_at,
+});
+
+/** What the admin API shows of a key: its prefix, never the key or its hash. */
+export const keyView = (k: KeyRecord) => ({
+  id: k.id,
+  name: k.name,
+  account_id: k.account_id,
+  prefix: k.prefix,
+  created_at: k.created_at,
+  last_used_at: k.last_used_at,
+  expires_at: k.expires_at,
+  revoked_at: k.revoked_at,
+});
+
+/** A key just issued: the only answer that ever contains the key itself. */
+export const issuedView = ({ key, record }: IssuedKey) => ({
+  id: record.id,
+  key,
+  name: record.name,
+  account_id: record.account_id,
+  prefix: record.prefix,
+  created_at: record.created_at,
+  expires_at: record.expires_at,
+});
+
+type Json = Record<string, unknown>;
+
+export function objectBody(body: unknown): Json {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw ApiError.badRequest('The request body must be a JSON object', null, 'invalid_body');
+  return body as Json;
+}
+
+export function optionalString(body: Json, field: string, max = 200): string | null {
+  const v = body[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length > max) throw ApiError.badRequest(`'${field}' must be a string of at most ${max} characters`, field, 'invalid_type');
+  return v;
+}
+
+export function optionalSeconds(body: Json, field: string, max = 10 * 365 * 86400): number | null {
+  const v = body[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw ApiError.badRequest(`'${field}' must be a whole number of seconds from 0 to ${max}`, field, 'invalid_value');
+  return v;
+}
