@@ -38,6 +38,8 @@ export interface FakeOptions {
   splitWrites?: boolean;
   /** use "\r\n" line ends in the stream */
   crlf?: boolean;
+  /** the device flow's polling interval (GitHub: 5) */
+  deviceIntervalSeconds?: number;
 }
 
 export const FAKE_MODELS = [
@@ -53,7 +55,19 @@ export const FAKE_MODELS = [
 const GITHUB_TOKEN = /^(ghu_|gho_|ghp_|ghs_|github_pat_)/;
 const REQUIRED_COPILOT_HEADERS = ['editor-version', 'editor-plugin-version', 'copilot-integration-id', 'user-agent'];
 
+interface DeviceSession {
+  deviceCode: string;
+  userCode: string;
+  expiresAt: number;
+  interval: number;
+  lastPoll: number;
+  state: 'pending' | 'approved' | 'denied' | 'used';
+  githubToken?: string;
+}
+
 export class FakeCopilot {
+  /** device code → session of the device flow (RFC 8628 as GitHub runs it) */
+  readonly devices = new Map<string, DeviceSession>();
   readonly users = new Map<string, FakeUser>();
   /** copilot token → expiry (epoch ms) */
   private readonly tokens = new Map<string, number>();
@@ -69,6 +83,8 @@ export class FakeCopilot {
     streamsCancelled: 0,
     /** requests whose client left before the fake answered at all */
     requestsCancelled: 0,
+    /** polls of /login/oauth/access_token */
+    devicePolls: 0,
     /** Copilot API calls refused for a stale or unknown token */
     unauthorized: 0,
     modelsRequests: 0,
@@ -114,6 +130,30 @@ export class FakeCopilot {
     for (const t of this.tokens.keys()) this.tokens.set(t, 0);
   }
 
+  /** The person at github.com/login/device enters the code and approves as the owner of `githubToken`. */
+  approveDevice(userCode: string, githubToken: string): void {
+    const d = [...this.devices.values()].find((x) => x.userCode === userCode);
+    if (!d) throw new Error(`no device session for ${userCode}`);
+    d.state = 'approved';
+    d.githubToken = githubToken;
+  }
+
+  denyDevice(userCode: string): void {
+    const d = [...this.devices.values()].find((x) => x.userCode === userCode);
+    if (d) d.state = 'denied';
+  }
+
+  /** The next poll for this code answers slow_down with a 5 s longer interval. */
+  slowDown(userCode: string): void {
+    const d = [...this.devices.values()].find((x) => x.userCode === userCode);
+    if (d) d.lastPoll = Date.now() + 60_000;
+  }
+
+  expireDevice(userCode: string): void {
+    const d = [...this.devices.values()].find((x) => x.userCode === userCode);
+    if (d) d.expiresAt = 0;
+  }
+
   resetCounters(): void {
     for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
   }
@@ -150,6 +190,41 @@ export class FakeCopilot {
     const url = new URL(req.url ?? '/', 'http://fake');
     const auth = req.headers.authorization ?? '';
     const route = `${req.method} ${url.pathname}`;
+
+    if (route === 'POST /login/device/code') {
+      const form = new URLSearchParams(await readBody(req));
+      if (!form.get('client_id')) return json(res, 200, { error: 'unauthorized_client' });
+      const d: DeviceSession = {
+        deviceCode: randomBytes(20).toString('hex'),
+        userCode: `${randomBytes(2).toString('hex')}-${randomBytes(2).toString('hex')}`.toUpperCase(),
+        expiresAt: Date.now() + 900_000,
+        interval: this.options.deviceIntervalSeconds ?? 5,
+        lastPoll: 0,
+        state: 'pending',
+      };
+      this.devices.set(d.deviceCode, d);
+      return json(res, 200, { device_code: d.deviceCode, user_code: d.userCode, verification_uri: `${this.url}/login/device`, expires_in: 900, interval: d.interval });
+    }
+
+    if (route === 'POST /login/oauth/access_token') {
+      this.counters.devicePolls++;
+      const form = new URLSearchParams(await readBody(req));
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:device_code') return json(res, 200, { error: 'unsupported_grant_type' });
+      const d = this.devices.get(form.get('device_code') ?? '');
+      if (!d || d.state === 'used') return json(res, 200, { error: 'incorrect_device_code' });
+      if (d.expiresAt <= Date.now()) return json(res, 200, { error: 'expired_token' });
+      // Polling faster than the interval earns a slow_down and a longer interval, as on GitHub.
+      if (Date.now() - d.lastPoll < d.interval * 1000) {
+        d.interval += 5;
+        d.lastPoll = Date.now();
+        return json(res, 200, { error: 'slow_down', error_description: 'Too many requests', interval: d.interval });
+      }
+      d.lastPoll = Date.now();
+      if (d.state === 'denied') return json(res, 200, { error: 'access_denied' });
+      if (d.state === 'pending') return json(res, 200, { error: 'authorization_pending' });
+      d.state = 'used';
+      return json(res, 200, { access_token: d.githubToken, token_type: 'bearer', scope: '' });
+    }
 
     if (route === 'GET /user') {
       const user = this.user(auth.replace(/^(Bearer|token)\s+/i, ''));

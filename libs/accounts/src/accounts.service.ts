@@ -143,8 +143,10 @@ export class AccountsService {
    * Registers (or updates) the account behind a GitHub token: who it is, and proof that it has
    * Copilot (a first token exchange). The same login registering again keeps its account id.
    */
-  async registerGithubToken(githubToken: string): Promise<AccountRecord> {
+  async registerGithubToken(githubToken: string, opts: { allowLogin?: (login: string) => boolean } = {}): Promise<AccountRecord> {
     const user = await this.client.getUser(githubToken);
+    if (opts.allowLogin && !opts.allowLogin(user.login))
+      throw new ApiError(403, `The GitHub account ${user.login} is not allowed to use this gateway`, 'permission_error', 'login_not_allowed');
     const token = await this.client.exchangeToken(githubToken);
     const id = `acc_${user.id}`;
     const existing = await this.store.getAccount(id);

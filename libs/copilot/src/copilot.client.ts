@@ -50,6 +50,23 @@ export class ExchangeError extends Error {
   }
 }
 
+export interface DeviceCode {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  expires_in: number;
+  interval: number;
+}
+
+/** GitHub's answer to one device-flow poll (RFC 8628): every outcome arrives as HTTP 200. */
+export type DevicePoll =
+  | { kind: 'token'; accessToken: string }
+  | { kind: 'pending' }
+  | { kind: 'slow_down'; interval: number | null }
+  | { kind: 'expired' }
+  | { kind: 'denied' }
+  | { kind: 'invalid'; error: string };
+
 export interface UpstreamCall {
   method: 'GET' | 'POST';
   path: string;
@@ -122,6 +139,67 @@ export class CopilotClient {
     if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
     if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `GET /user answered ${res.statusCode}`);
     return JSON.parse(text) as GithubUser;
+  }
+
+  /** RFC 8628 §3.1 against GITHUB_BASE_URL; Accept: application/json or GitHub answers a form. */
+  async startDeviceFlow(scope = 'read:user'): Promise<DeviceCode> {
+    const res = await this.githubWeb('/login/device/code', { client_id: this.config.github.oauthClientId, scope });
+    const text = await res.body.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    if (res.statusCode !== 200 || typeof body?.device_code !== 'string' || typeof body?.user_code !== 'string')
+      throw new ExchangeError('transient', res.statusCode, `device code request answered ${res.statusCode}`);
+    return {
+      device_code: body.device_code,
+      user_code: body.user_code,
+      verification_uri: body.verification_uri,
+      expires_in: typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 900,
+      interval: typeof body.interval === 'number' && body.interval >= 0 ? body.interval : 5,
+    };
+  }
+
+  async pollDeviceFlow(deviceCode: string): Promise<DevicePoll> {
+    const res = await this.githubWeb('/login/oauth/access_token', {
+      client_id: this.config.github.oauthClientId,
+      device_code: deviceCode,
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    });
+    const text = await res.body.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ExchangeError('transient', res.statusCode, `device poll answered ${res.statusCode} with something that is not JSON`);
+    }
+    if (typeof body?.access_token === 'string') return { kind: 'token', accessToken: body.access_token };
+    switch (body?.error) {
+      case 'authorization_pending':
+        return { kind: 'pending' };
+      case 'slow_down':
+        return { kind: 'slow_down', interval: typeof body.interval === 'number' ? body.interval : null };
+      case 'expired_token':
+        return { kind: 'expired' };
+      case 'access_denied':
+        return { kind: 'denied' };
+      default:
+        if (res.statusCode >= 500) throw new ExchangeError('transient', res.statusCode, `device poll answered ${res.statusCode}`);
+        return { kind: 'invalid', error: String(body?.error ?? `status ${res.statusCode}`) };
+    }
+  }
+
+  private githubWeb(path: string, form: Record<string, string>) {
+    const url = new URL(this.config.github.baseUrl);
+    const base = url.pathname === '/' ? '' : url.pathname;
+    return this.pool(url.origin).request({
+      method: 'POST',
+      path: base + path,
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': EDITOR_HEADERS['user-agent'] },
+      body: new URLSearchParams(form).toString(),
+    });
   }
 
   private github(method: 'GET' | 'POST', path: string, authorization: string, signal?: AbortSignal) {

@@ -8,6 +8,8 @@ export {
   ExchangeError,
   EDITOR_HEADERS,
   type CopilotToken,
+  type DeviceCode,
+  type DevicePoll,
   type ExchangeFailure,
   type GithubUser,
   type UpstreamCall,
