@@ -9,10 +9,10 @@ import { GatewayModule } from './gateway/src/gateway.module.js';
 import { HealthModule } from './ops/health/health.module.js';
 import { StatsModule } from './ops/stats/stats.module.js';
 
-const APPS: Record<AppConfig['role'], Type[]> = {
-  all: [GatewayModule, AuthModule],
-  gateway: [GatewayModule],
-  auth: [AuthModule],
+const APPS: Record<AppConfig['role'], (config: AppConfig) => (Type | DynamicModule)[]> = {
+  all: (c) => [GatewayModule, AuthModule.forRoot(c)],
+  gateway: () => [GatewayModule],
+  auth: (c) => [AuthModule.forRoot(c)],
 };
 
 /** The shared libs and the ops routes (/health*, /metrics, /stats), plus the app(s) the role asks for: `all` is gateway + auth in one process. */
@@ -29,7 +29,7 @@ export class AppModule {
         AccountsModule,
         HealthModule,
         StatsModule,
-        ...APPS[config.role],
+        ...APPS[config.role](config),
       ],
     };
   }

@@ -12,9 +12,9 @@ const prefix = uniquePrefix();
 
 beforeAll(async () => {
   fake = await startFake({ exchangeDelayMs: 150 });
-  registrar = await startGateway(fake, {}, { prefix });
-  a = await startGateway(fake, { RATE_LIMIT_REQUESTS: '100000' }, { prefix });
-  b = await startGateway(fake, { RATE_LIMIT_REQUESTS: '100000' }, { prefix });
+  registrar = await startGateway(fake, {}, { prefix, role: 'auth' });
+  a = await startGateway(fake, { RATE_LIMIT_REQUESTS: '100000' }, { prefix, role: 'gateway' });
+  b = await startGateway(fake, { RATE_LIMIT_REQUESTS: '100000' }, { prefix, role: 'gateway' });
 });
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close(), registrar?.close()]);

@@ -164,7 +164,7 @@ export class AccountsService {
     };
     await this.store.putAccount(account);
     await this.tokens.put(id, token);
-    if (existing) await this.store.publish({ type: 'account.changed', id });
+    await this.store.publish({ type: existing ? 'account.changed' : 'account.registered', id });
     return account;
   }
 
@@ -203,6 +203,14 @@ export class AccountsService {
   async revokeKey(hash: string, graceSeconds = 0): Promise<void> {
     await this.store.patchKey(hash, { revoked_at: new Date(Date.now() + graceSeconds * 1000).toISOString() });
     await this.store.publish({ type: 'key.revoked', hash });
+  }
+
+  /** Whose token the refresh worker renews; null when the account is gone or needs a new device flow. */
+  async tokenOwner(accountId: string): Promise<TokenOwner | null> {
+    const account = await this.store.getAccount(accountId);
+    if (!account || account.status === 'revoked' || account.status === 'no_subscription') return null;
+    const sealed = account.github_token;
+    return { accountId, passthrough: false, githubToken: async () => this.box.open(sealed) };
   }
 
   listAccounts(): Promise<AccountRecord[]> {

@@ -129,6 +129,18 @@ export class CopilotTokenService {
     }
   }
 
+  /** The token the caches hold for an account, without fetching one. */
+  async peek(accountId: string): Promise<CopilotToken | null> {
+    const hit = this.memory.get(accountId);
+    if (hit && usable(hit)) return hit;
+    return this.fromStore(accountId).catch(() => null);
+  }
+
+  /** The refresh worker's call: a new token now, whatever the caches hold, stored in every layer. */
+  refresh(owner: TokenOwner): Promise<CopilotToken> {
+    return this.exchange(owner);
+  }
+
   private async exchange(owner: TokenOwner): Promise<Cached> {
     let token: CopilotToken;
     try {
@@ -139,6 +151,13 @@ export class CopilotTokenService {
       if (!owner.passthrough && err instanceof ExchangeError) {
         const status = kind === 'revoked' ? 'revoked' : kind === 'no_subscription' ? 'no_subscription' : 'error';
         await this.store.patchAccount(owner.accountId, { status, last_error: err.message }).catch(() => {});
+        if (status !== 'error') {
+          // The account is done until it authorizes again: every replica drops its key and token now.
+          this.memory.delete(owner.accountId);
+          await this.store.deleteCache(`copilot:${owner.accountId}`).catch(() => {});
+          await this.store.publish({ type: 'account.changed', id: owner.accountId }).catch(() => {});
+          await this.store.publish({ type: 'copilot.invalidated', id: owner.accountId }).catch(() => {});
+        }
       }
       throw err;
     }

@@ -31,6 +31,7 @@ export type StoreEvent =
   | { type: 'key.revoked'; hash: string }
   | { type: 'account.deleted'; id: string }
   | { type: 'account.changed'; id: string }
+  | { type: 'account.registered'; id: string }
   | { type: 'copilot.invalidated'; id: string };
 
 /**

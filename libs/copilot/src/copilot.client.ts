@@ -16,6 +16,8 @@ export interface CopilotToken {
   /** epoch seconds */
   expiresAt: number;
   refreshIn: number;
+  /** epoch seconds: issue time + refresh_in, so the schedule survives being read later */
+  refreshAt: number;
   apiBase: string;
 }
 
@@ -125,10 +127,12 @@ export class CopilotClient {
     }
     if (typeof body?.token !== 'string' || typeof body?.expires_at !== 'number')
       throw new ExchangeError('transient', 200, 'token exchange answer has no token');
+    const refreshIn = typeof body.refresh_in === 'number' ? body.refresh_in : Math.max(60, body.expires_at - Date.now() / 1000 - 300);
     return {
       token: body.token,
       expiresAt: body.expires_at,
-      refreshIn: typeof body.refresh_in === 'number' ? body.refresh_in : Math.max(60, body.expires_at - Date.now() / 1000 - 300),
+      refreshIn,
+      refreshAt: Math.floor(Date.now() / 1000 + refreshIn),
       apiBase: this.apiBase(body.endpoints?.api),
     };
   }

@@ -76,6 +76,46 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly refreshJobs = new Counter({
+    name: 'cgw_refresh_jobs_total',
+    help: 'Background Copilot token refreshes, by result (success, transient, revoked, no_subscription, skipped)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  /** Read at scrape time from whoever owns the numbers (the refresh scheduler, the store). */
+  private queueDepthSource: (() => Promise<number>) | null = null;
+  private accountsSource: (() => Promise<Record<string, number>>) | null = null;
+
+  readonly refreshQueueDepth = new Gauge({
+    name: 'cgw_refresh_queue_depth',
+    help: 'Refresh jobs waiting or delayed in the copilot-token-refresh queue',
+    registers: [this.registry],
+    collect: async () => {
+      const depth = await this.queueDepthSource?.().catch(() => null);
+      if (typeof depth === 'number') this.refreshQueueDepth.set(depth);
+    },
+  });
+  readonly accountsByStatus = new Gauge({
+    name: 'cgw_accounts',
+    help: 'Accounts by status (active, revoked, no_subscription, error)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const counts = await this.accountsSource?.().catch(() => null);
+      if (!counts) return;
+      this.accountsByStatus.reset();
+      for (const [status, n] of Object.entries(counts)) this.accountsByStatus.set({ status }, n);
+    },
+  });
+
+  observeQueueDepth(source: () => Promise<number>) {
+    this.queueDepthSource = source;
+  }
+
+  observeAccounts(source: () => Promise<Record<string, number>>) {
+    this.accountsSource = source;
+  }
+
   /** The per-request increments, bound to their labels once: label hashing is not free at 2,000 req/s. */
   readonly keyCacheMemoryHit = this.keyCache.labels({ layer: 'memory' });
   readonly tokenCacheMemoryHit = this.tokenCache.labels({ layer: 'memory' });
