@@ -1,11 +1,26 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { ApiError } from '#libs/copilot';
+import { devicePage } from './device.page.js';
 import { DeviceFlowService } from './device.service.js';
 
 /** design.md §4, auth public routes. The key in a success answer is shown this once. */
 @Controller('auth/device')
 export class DeviceController {
   constructor(private readonly device: DeviceFlowService) {}
+
+  /** The page people open: start, enter the code on GitHub, leave with a key. */
+  @Get()
+  page(@Res() reply: FastifyReply) {
+    const nonce = randomBytes(16).toString('base64');
+    reply
+      .header('content-security-policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`)
+      .header('cache-control', 'no-store')
+      .header('referrer-policy', 'no-referrer')
+      .type('text/html; charset=utf-8')
+      .send(devicePage(nonce));
+  }
 
   @Post('start')
   @HttpCode(200)

@@ -1,0 +1,83 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import OpenAI from 'openai';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
+import { startFake, startGateway, type TestGateway } from '../support/gateway.js';
+
+/** The /auth/device page in a real headless Chromium (Debian's package), as a person uses it. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = 'test-artifacts';
+
+let fake: FakeCopilot;
+let gw: TestGateway;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`The page test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
+  fake = await startFake({ deviceIntervalSeconds: 1 });
+  gw = await startGateway(fake, {}, { redis: false });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+  await fake?.stop();
+});
+
+describe('the /auth/device page', () => {
+  it('starts the flow, shows the code, and after approval shows a key that works with the openai client', async () => {
+    const page = await browser.newPage({ locale: 'en-US' });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    await page.goto(`${gw.url}/auth/device`);
+    await page.click('#start');
+    const code = (await page.locator('#user-code').textContent({ timeout: 5000 }))!;
+    expect(code).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}$/);
+    expect(await page.locator('#open-github').getAttribute('href')).toBe(`${fake.url}/login/device?user_code=${code}`);
+
+    fake.addUser('ghu_browseruser000000000000000000000000', { login: 'browser-user', id: 8080 });
+    fake.approveDevice(code, 'ghu_browseruser000000000000000000000000');
+    await page.locator('#step-key').waitFor({ state: 'visible', timeout: 10_000 });
+    const key = (await page.locator('#api-key').textContent())!;
+    const baseUrl = (await page.locator('#base-url').textContent())!;
+    expect(key).toMatch(/^sk-cgw-[0-9A-Za-z]{40}$/);
+    expect(baseUrl).toBe(`${gw.url}/v1`);
+    expect(await page.locator('[data-t="done"]').textContent()).toContain('browser-user');
+
+    await page.screenshot({ path: `${ARTIFACTS}/device-page.png`, fullPage: true });
+    await page.click('#lang');
+    expect(await page.locator('h1').textContent()).toBe('登录 Copilot Gateway');
+    expect(await page.locator('[data-t="key"]').textContent()).toBe('你的 API 密钥：');
+    expect(problems).toEqual([]);
+
+    const client = new OpenAI({ baseURL: baseUrl, apiKey: key, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
+    expect(answer.choices[0].message.content).toBe('Hello from gpt-4o!');
+  });
+
+  it('shows the error when the person denies on GitHub', async () => {
+    const page = await browser.newPage({ locale: 'en-US' });
+    await page.goto(`${gw.url}/auth/device`);
+    await page.click('#start');
+    const code = (await page.locator('#user-code').textContent({ timeout: 5000 }))!;
+    fake.denyDevice(code);
+    await page.locator('#error').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('#error').textContent()).toBe('The authorization was denied on GitHub.');
+    expect(await page.locator('#start').textContent()).toBe('Start again');
+  });
+
+  it('is served with a strict CSP and no external resource', async () => {
+    const res = await fetch(`${gw.url}/auth/device`);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'nonce-[^']+'/);
+    const html = await res.text();
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+});
