@@ -55,6 +55,38 @@ describe('admin API access', () => {
   });
 });
 
+describe('OpenAPI document', () => {
+  it('is served at /docs and describes every auth route', async () => {
+    const res = await fetch(gw.url + '/docs');
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes.sort()).toEqual(
+      [
+        'GET /auth/device',
+        'POST /auth/device/start',
+        'GET /auth/device/poll',
+        'GET /auth/accounts',
+        'POST /auth/accounts',
+        'DELETE /auth/accounts/{id}',
+        'GET /auth/keys',
+        'POST /auth/keys',
+        'POST /auth/keys/{id}/rotate',
+        'DELETE /auth/keys/{id}',
+        'GET /auth/tokens',
+        'DELETE /auth/tokens/{api_key}',
+      ].sort(),
+    );
+    // Each documented route exists: with a wrong admin token it is refused (401), never unknown (404).
+    for (const route of routes.filter((r) => !r.includes('/auth/device'))) {
+      const [method, path] = route.split(' ');
+      const r = await fetch(gw.url + path.replace(/\{[^}]+\}/g, 'x'), { method, headers: { authorization: 'Bearer wrong-token-0000000000' } });
+      expect([route, r.status]).toEqual([route, 401]);
+    }
+  });
+});
+
 describe('accounts and keys', () => {
   let accountId: string;
   let firstKey: string;

@@ -69,6 +69,12 @@ describe('device flow', () => {
     expect((await e.json()).error.code).toBe('expired_token');
     expect((await poll(expired.device_code)).status).toBe(410);
 
+    const forgotten = await start();
+    fake.devices.delete(forgotten.device_code); // GitHub answers incorrect_device_code
+    const f = await poll(forgotten.device_code);
+    expect(f.status).toBe(404);
+    expect((await f.json()).error.message).toBe('GitHub does not know this device code (incorrect_device_code)');
+
     const unknown = await poll('0123456789abcdef0123');
     expect(unknown.status).toBe(404);
     const missing = await b.get('/auth/device/poll');

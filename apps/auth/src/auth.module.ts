@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
 import { AdminController } from './admin/admin.controller.js';
 import { AdminGuard } from './admin/admin.guard.js';
+import { DocsController } from './admin/docs.controller.js';
 import { DeviceController } from './device/device.controller.js';
 import { DeviceFlowService } from './device/device.service.js';
 import { RefreshModule } from './refresh/refresh.module.js';
@@ -17,7 +18,7 @@ export class AuthModule {
     return {
       module: AuthModule,
       imports: [RefreshModule.forRoot(config)],
-      controllers: [AdminController, DeviceController],
+      controllers: [AdminController, DeviceController, DocsController],
       providers: [AdminGuard, DeviceFlowService],
     };
   }
