@@ -54,13 +54,19 @@ export class RedisConnections implements OnModuleDestroy {
     }
   }
 
+  private readonly queueConnections: Redis[] = [];
+
   /** A connection for BullMQ, which must be allowed to wait for Redis instead of failing. */
   forQueue(): Redis {
-    return new Redis(this.url, queueOptions);
+    const connection = new Redis(this.url, { ...queueOptions, connectionName: 'cgw-queue' });
+    connection.on('error', () => {});
+    this.queueConnections.push(connection);
+    return connection;
   }
 
+  /** Runs after BullMQ's own shutdown (its module is imported later, so destroyed first). */
   async onModuleDestroy() {
-    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+    await Promise.allSettled([this.client, this.subscriber, ...this.queueConnections].map((c) => c.quit()));
   }
 }
 
