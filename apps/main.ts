@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, createLogger, loadConfig, type AppRole } from '#libs/config';
 import { StartupError } from '#libs/redis';
+import { drainAndClose } from './ops/shutdown.js';
 import { createApp } from './platform.js';
 
 const ROLES: AppRole[] = ['all', 'gateway', 'auth'];
@@ -35,7 +36,7 @@ async function main() {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       log.info({ signal }, 'shutting down');
-      app.close().then(
+      drainAndClose(app, config, log, signal).then(
         () => process.exit(0),
         (err) => {
           log.error({ err }, 'shutdown failed');

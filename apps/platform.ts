@@ -7,6 +7,7 @@ import { MetricsService } from '#libs/metrics';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { AppModule } from './app.module.js';
 import { registerCors } from './cors.js';
+import { Draining } from './ops/health/draining.js';
 
 export interface CreatedApp {
   app: NestFastifyApplication;
@@ -34,6 +35,12 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
   const fastify = app.getHttpAdapter().getInstance();
   registerCors(fastify, config.corsOrigins);
   const debug = log.isLevelEnabled('debug');
+  // While draining, answers tell keep-alive clients to reconnect (to a replica that is staying).
+  const draining = app.get(Draining);
+  fastify.addHook('onRequest', (_req, reply, done) => {
+    if (draining.active) reply.header('connection', 'close');
+    done();
+  });
   fastify.addHook('onResponse', (req, reply, done) => {
     // The route pattern, never the URL: /auth/tokens/{api_key} would put a key in a label.
     const route = req.routeOptions.url ?? 'unmatched';

@@ -71,6 +71,8 @@ export const envSchema = z.object({
   UPSTREAM_BODY_TIMEOUT_MS: int(1).default(300_000),
   BODY_LIMIT: byteSize.default(10 * 1024 * 1024),
   CORS_ORIGINS: list.default(['*']),
+  SHUTDOWN_DELAY_MS: int(0, 600_000).default(5_000),
+  DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -96,6 +98,8 @@ export interface AppConfig {
   upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number };
   bodyLimit: number;
   corsOrigins: string[];
+  /** SIGTERM: readiness 503 at once, new connections refused after delayMs, open requests get drainMs */
+  shutdown: { delayMs: number; drainMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -156,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     },
     bodyLimit: e.BODY_LIMIT,
     corsOrigins: e.CORS_ORIGINS,
+    shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, drainMs: e.DRAIN_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -78,7 +78,6 @@ export class ProxyService {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
-      connection: 'keep-alive',
     });
     this.metrics.activeStreams.inc();
     const stream = new StreamTranslator(chat.model, chat.includeUsage, chat.n);
