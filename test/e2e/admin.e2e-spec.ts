@@ -131,9 +131,15 @@ describe('accounts and keys', () => {
     expect((await missing.json()).error.param).toBe('account_id');
     const unknown = await admin('POST', '/auth/keys', { account_id: 'acc_nope' });
     expect(unknown.status).toBe(404);
-    const bad = await admin('POST', '/auth/keys', { account_id: accountId, expires_in: -1 });
-    expect(bad.status).toBe(400);
-    expect((await bad.json()).error.param).toBe('expires_in');
+    for (const expires_in of [-1, 0, 1.5, 'soon']) {
+      const bad = await admin('POST', '/auth/keys', { account_id: accountId, expires_in });
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error).toMatchObject({ param: 'expires_in', code: 'invalid_value' });
+    }
+    const grace = await admin('POST', '/auth/keys/key_x/rotate', { grace_seconds: -5 });
+    expect(grace.status).toBe(400);
+    expect((await grace.json()).error.param).toBe('grace_seconds');
+    expect((await admin('POST', '/auth/keys/key_missing/rotate', {})).status).toBe(404);
   });
 
   it('rotates a key: the old one works inside the grace window, not after', async () => {

@@ -231,7 +231,8 @@ export class AccountsService {
    */
   async rotateKey(id: string, graceSeconds: number): Promise<{ issued: IssuedKey; replaced: KeyRecord; oldExpiresAt: string }> {
     const old = await this.findKey(id);
-    if (!old || (old.revoked_at && Date.parse(old.revoked_at) <= Date.now())) throw ApiError.notFound(`No active key ${id}`, 'key_not_found');
+    const ended = (at: string | null) => at !== null && Date.parse(at) <= Date.now();
+    if (!old || ended(old.revoked_at) || ended(old.expires_at)) throw ApiError.notFound(`No active key ${id}`, 'key_not_found');
     const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
     const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining });
     await this.revokeKey(old.hash, graceSeconds);

@@ -51,10 +51,10 @@ export function optionalString(body: Json, field: string, max = 200): string | n
   return v;
 }
 
-export function optionalSeconds(body: Json, field: string, max = 10 * 365 * 86400): number | null {
+export function optionalSeconds(body: Json, field: string, min: number, max: number): number | null {
   const v = body[field];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
-    throw ApiError.badRequest(`'${field}' must be a whole number of seconds from 0 to ${max}`, field, 'invalid_value');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw ApiError.badRequest(`'${field}' must be a whole number of seconds from ${min} to ${max}`, field, 'invalid_value');
   return v;
 }

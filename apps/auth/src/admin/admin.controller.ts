@@ -47,13 +47,13 @@ export class AdminController {
     const body = objectBody(input);
     const accountId = optionalString(body, 'account_id');
     if (!accountId) throw ApiError.badRequest("'account_id' is a required property", 'account_id', 'missing_required_parameter');
-    const issued = await this.accounts.issueKey(accountId, { name: optionalString(body, 'name'), expiresInSeconds: optionalSeconds(body, 'expires_in') });
+    const issued = await this.accounts.issueKey(accountId, { name: optionalString(body, 'name'), expiresInSeconds: optionalSeconds(body, 'expires_in', 1, 10 * 365 * 86400) });
     return issuedView(issued);
   }
 
   @Post('keys/:id/rotate')
   async rotateKey(@Param('id') id: string, @Body() input: unknown) {
-    const grace = optionalSeconds(input === undefined ? {} : objectBody(input), 'grace_seconds', 30 * 86400) ?? 0;
+    const grace = optionalSeconds(input === undefined ? {} : objectBody(input), 'grace_seconds', 0, 30 * 86400) ?? 0;
     const { issued, replaced, oldExpiresAt } = await this.accounts.rotateKey(id, grace);
     return { id: issued.record.id, key: issued.key, replaces: replaced.id, old_key_expires_at: oldExpiresAt };
   }
