@@ -288,6 +288,9 @@ describe('ops routes', () => {
       expect(text).toContain(name);
     expect(text).toMatch(/cgw_http_requests_total\{route="\/v1\/chat\/completions",status="200"\} \d+/);
     expect(text).not.toContain(key);
+    // promtool's naming rule: counters, and only counters, end in _total.
+    const misnamed = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].filter(([, name, type]) => (type === 'counter') !== name.endsWith('_total'));
+    expect(misnamed.map(([line]) => line)).toEqual([]);
   });
 
   it('answers CORS preflights and marks responses for browsers, and leaves other clients alone', async () => {
