@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
+import { accountWithKey, chatBody, startFake, startGateway, type TestGateway } from '../support/gateway.js';
+import { freePort } from '../support/redis-server.js';
+
+/**
+ * A real Prometheus (Debian's package) scrapes a running gateway under mixed traffic; every
+ * expression of the Grafana dashboard must evaluate and return data.
+ */
+const PROMETHEUS = process.env.PROMETHEUS_PATH ?? '/usr/bin/prometheus';
+const dashboard = JSON.parse(readFileSync('grafana/dashboards/gateway.json', 'utf8'));
+const panels: { title: string; targets: { expr: string }[] }[] = dashboard.panels;
+const toPromQL = (expr: string) => expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'cgw');
+
+let fake: FakeCopilot;
+let gw: TestGateway;
+let prometheus: ChildProcess;
+let promUrl: string;
+
+async function query(expr: string) {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  return (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+}
+
+beforeAll(async () => {
+  if (!existsSync(PROMETHEUS)) throw new Error(`The dashboard test needs Prometheus at ${PROMETHEUS}: apt-get install -y prometheus (or set PROMETHEUS_PATH).`);
+  // Tokens renewed every second, so refresh metrics move during the test.
+  fake = await startFake({ tokenTtlSeconds: 65 });
+  gw = await startGateway(fake, { RATE_LIMIT_REQUESTS: '5' });
+  const port = await freePort();
+  promUrl = `http://127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'cgw-prom-'));
+  const target = new URL(gw.url).host;
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: cgw\n    static_configs:\n      - targets: ['${target}']\n`);
+  prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+
+  const { key } = await accountWithKey(gw, fake, 'dashboard');
+  const limited = await accountWithKey(gw, fake, 'limited');
+  fake.script('chat', { status: 500, body: '<html>oops</html>' }, 3);
+  const started = Date.now();
+  while (Date.now() - started < 5000) {
+    await Promise.all([
+      gw.post('/v1/chat/completions', chatBody(), key).then((r) => r.text()),
+      gw.post('/v1/chat/completions', chatBody({ stream: true }), key).then((r) => r.text()),
+      gw.get('/v1/models', key).then((r) => r.text()),
+      gw.post('/v1/chat/completions', chatBody(), limited.key).then((r) => r.text()),
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (let i = 0; i < 50; i++) {
+    const up = await query('sum(count_over_time(up{job="cgw"}[1m]))').catch(() => null);
+    if (Number((up?.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0) >= 4) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  prometheus?.kill('SIGTERM');
+  await gw?.close();
+  await fake?.stop();
+});
+
+describe('the Grafana dashboard against a real Prometheus', () => {
+  it('scrapes the gateway', async () => {
+    const up = await query('up{job="cgw"}');
+    expect(up.status).toBe('success');
+    expect((up.data!.result[0] as { value: [number, string] }).value[1]).toBe('1');
+  });
+
+  it.each(panels.map((p) => [p.title, p]))('panel "%s": every expression evaluates and returns data', async (_title, panel) => {
+    for (const t of panel.targets) {
+      const r = await query(toPromQL(t.expr));
+      expect([t.expr, r.status, r.error]).toEqual([t.expr, 'success', undefined]);
+      expect([t.expr, r.data!.result.length > 0]).toEqual([t.expr, true]);
+    }
+  });
+});
