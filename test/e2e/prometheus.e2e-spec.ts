@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   promUrl = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'cgw-prom-'));
   const target = new URL(gw.url).host;
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: cgw\n    static_configs:\n      - targets: ['${target}']\n`);
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${process.cwd()}/prometheus/alerts.yml\nscrape_configs:\n  - job_name: cgw\n    static_configs:\n      - targets: ['${target}']\n`);
   prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
 
   const { key } = await accountWithKey(gw, fake, 'dashboard');
@@ -77,5 +77,36 @@ describe('the Grafana dashboard against a real Prometheus', () => {
       expect([t.expr, r.status, r.error]).toEqual([t.expr, 'success', undefined]);
       expect([t.expr, r.data!.result.length > 0]).toEqual([t.expr, true]);
     }
+  });
+});
+
+describe('the alert rules (prometheus/alerts.yml)', () => {
+  const rules: { alert: string; expr: string }[] = [];
+  for (const m of readFileSync('prometheus/alerts.yml', 'utf8').matchAll(/- alert: (\S+)\n\s+expr: (\|\n((?:\s{10}.*\n)+)|.*)/g))
+    rules.push({ alert: m[1], expr: (m[3] ?? m[2]).trim() });
+
+  it('pass promtool check rules, and name the five alerts the ops issue asks for', () => {
+    const promtool = PROMETHEUS.replace(/prometheus$/, 'promtool');
+    expect(execFileSync(promtool, ['check', 'rules', 'prometheus/alerts.yml']).toString()).toContain('SUCCESS: 5 rules found');
+    expect(rules.map((r) => r.alert)).toEqual([
+      'CopilotGatewayHigh5xxRate',
+      'CopilotUpstream429Surge',
+      'CopilotTokenRefreshFailing',
+      'CopilotAccountsRevoked',
+      'CopilotGatewayRedisDown',
+    ]);
+  });
+
+  it('evaluate without error against the live gateway, none firing on a healthy one', async () => {
+    for (const r of rules) {
+      const q = await query(r.expr);
+      expect([r.alert, q.status, q.error]).toEqual([r.alert, 'success', undefined]);
+    }
+    const store = await query('min(cgw_store_up)');
+    expect((store.data!.result[0] as { value: [number, string] }).value[1]).toBe('1');
+    const firing = await fetch(`${promUrl}/api/v1/alerts`).then((r) => r.json());
+    expect(firing.data.alerts.filter((a: { state: string }) => a.state === 'firing')).toEqual([]);
+    const loaded = await fetch(`${promUrl}/api/v1/rules`).then((r) => r.json());
+    expect(loaded.data.groups[0].rules.map((r: { health: string }) => r.health)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
   });
 });

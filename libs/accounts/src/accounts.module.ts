@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '#libs/config';
+import { MetricsService } from '#libs/metrics';
 import { REDIS, type RedisConnections } from '#libs/redis';
 import { AccountsService } from './accounts.service.js';
 import { CopilotTokenService } from './copilot-token.service.js';
@@ -50,7 +51,10 @@ export class AccountsModule implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly accounts: AccountsService,
     @Inject(STATE_STORE) private readonly store: StateStore,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    metrics.observeStore(() => store.ping());
+  }
 
   async onApplicationBootstrap() {
     await this.accounts.registerBootstrapToken();

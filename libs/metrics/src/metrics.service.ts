@@ -108,6 +108,22 @@ export class MetricsService {
     },
   });
 
+  private storeSource: (() => Promise<void>) | null = null;
+  readonly storeUp = new Gauge({
+    name: 'cgw_store_up',
+    help: 'Whether the shared store (Redis, or memory in embedded mode) answered a ping at scrape time',
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.storeSource) return;
+      const ok = await Promise.race([this.storeSource().then(() => 1), new Promise<number>((r) => setTimeout(r, 500, 0).unref())]).catch(() => 0);
+      this.storeUp.set(ok);
+    },
+  });
+
+  observeStore(ping: () => Promise<void>) {
+    this.storeSource = ping;
+  }
+
   observeQueueDepth(source: () => Promise<number>) {
     this.queueDepthSource = source;
   }
