@@ -65,6 +65,14 @@ afterAll(async () => {
 });
 
 describe('the Grafana dashboard against a real Prometheus', () => {
+  it('exposes metrics that pass promtool check metrics', async () => {
+    const scrape = await (await gw.get('/metrics')).text();
+    const promtool = PROMETHEUS.replace(/prometheus$/, 'promtool');
+    // promtool exits non-zero and names the metric on any problem; execFileSync throws then.
+    expect(execFileSync(promtool, ['check', 'metrics'], { input: scrape }).toString()).toBe('');
+    expect(scrape).toContain('cgw_refresh_jobs_total{result="success"}');
+  });
+
   it('scrapes the gateway', async () => {
     const up = await query('up{job="cgw"}');
     expect(up.status).toBe('success');
