@@ -1,13 +1,38 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { ApiError } from '#libs/copilot';
 import { createLogger, PinoNestLogger, type AppConfig } from '#libs/config';
 import { MetricsService } from '#libs/metrics';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import { AppModule } from './app.module.js';
 import { registerCors } from './cors.js';
 import { Draining } from './ops/health/draining.js';
+
+/** rawHeaders is [name, value, name, value, …] as they came on the wire. */
+function countHeader(raw: string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) n++;
+  return n;
+}
+
+/**
+ * Requests Node's parser refuses before any route sees them (headers over 16 KiB, CR/LF inside a
+ * header, a broken request line) get an OpenAI error too, and the connection is closed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large', 'headers_too_large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request took too long to arrive', 'request_timeout']
+        : [400, 'Bad Request', 'The request is not valid HTTP', 'malformed_request'];
+  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', code).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
 
 export interface CreatedApp {
   app: NestFastifyApplication;
@@ -23,6 +48,7 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
     requestTimeout: 0,
     return503OnClosing: true,
     forceCloseConnections: false,
+    clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(log),
@@ -37,8 +63,14 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
   const debug = log.isLevelEnabled('debug');
   // While draining, answers tell keep-alive clients to reconnect (to a replica that is staying).
   const draining = app.get(Draining);
-  fastify.addHook('onRequest', (_req, reply, done) => {
+  fastify.addHook('onRequest', (req, reply, done) => {
     if (draining.active) reply.header('connection', 'close');
+    // Node keeps the first of two Authorization headers and drops the other without a word; a
+    // request that carries two (a proxy adding one, say) is refused instead of guessed at.
+    if (countHeader(req.raw.rawHeaders, 'authorization') > 1) {
+      const err = new ApiError(400, 'Send exactly one Authorization header', 'invalid_request_error', 'duplicate_authorization_header');
+      return void reply.status(400).send(err.toJSON());
+    }
     done();
   });
   fastify.addHook('onResponse', (req, reply, done) => {

@@ -1,4 +1,3 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,29 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { freePort } from '../support/redis-server.js';
 import { startFake } from '../support/gateway.js';
+import { runEntry } from '../support/processes.js';
 
-/** What `npm start` runs: the built entry point as a real process. */
-const ENTRY = 'dist/apps/main.js';
 let fake: FakeCopilot;
-const children: ChildProcess[] = [];
-
-function run(env: Record<string, string>, args = ['all']) {
-  const child = spawn(process.execPath, [ENTRY, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const output = () => out;
-  return { child, exited, output };
-}
+const run = runEntry;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['scripts/build-if-needed.mjs'], { stdio: 'inherit' });
   fake = await startFake({ acceptAnyToken: true });
-}, 120_000);
+});
 afterAll(async () => {
-  children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
   await fake?.stop();
 });
 

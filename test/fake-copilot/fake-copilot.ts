@@ -76,7 +76,10 @@ export class FakeCopilot {
   url = '';
 
   readonly counters = {
+    /** token exchanges that arrived */
     exchanges: 0,
+    /** token exchanges whose caller left before the answer (a replica killed mid-exchange) */
+    exchangesAbandoned: 0,
     chatRequests: 0,
     chatCompleted: 0,
     /** streams the client side closed before the fake finished writing */
@@ -93,6 +96,14 @@ export class FakeCopilot {
   /** headers of the last Copilot API call, lower-cased */
   lastHeaders: Record<string, string | string[] | undefined> = {};
   lastChatBody: any = null;
+  /** every Copilot token handed out, for tests that look for them where they must not be */
+  readonly issuedTokens: string[] = [];
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  /** TCP connections open to the fake right now (the leak tests count them). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
 
   constructor(readonly options: FakeOptions = {}) {}
 
@@ -104,6 +115,10 @@ export class FakeCopilot {
       });
     });
     this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => this.server.listen({ port, host, backlog: 4096 }, resolve));
     this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -234,7 +249,10 @@ export class FakeCopilot {
 
     if (route === 'GET /copilot_internal/v2/token') {
       this.counters.exchanges++;
-      if (this.options.exchangeDelayMs) await new Promise((r) => setTimeout(r, this.options.exchangeDelayMs));
+      if (this.options.exchangeDelayMs && (await waitOrClose(req, res, this.options.exchangeDelayMs))) {
+        this.counters.exchangesAbandoned++;
+        return;
+      }
       const scripted = this.takeScript('exchange');
       if (scripted) return this.answerScripted(req, res, scripted);
       const user = /^token\s+/i.test(auth) ? this.user(auth.replace(/^token\s+/i, '')) : undefined;
@@ -245,6 +263,7 @@ export class FakeCopilot {
       const exp = Math.floor(Date.now() / 1000) + ttl;
       const token = `tid=${randomBytes(8).toString('hex')};exp=${exp};sku=copilot_for_individuals;proxy-ep=proxy.individual.githubcopilot.com;8kp=1:${randomBytes(16).toString('hex')}`;
       this.tokens.set(token, exp * 1000);
+      this.issuedTokens.push(token);
       return json(res, 200, {
         token,
         expires_at: exp,
@@ -308,7 +327,14 @@ export class FakeCopilot {
       this.counters.embeddingsRequests++;
       const s = this.takeScript('embeddings');
       if (s) return this.answerScripted(req, res, s);
-      const parsed = JSON.parse(body);
+      let parsed: any;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        parsed = null;
+      }
+      if (typeof parsed !== 'object' || parsed === null || parsed.input === undefined)
+        return json(res, 400, { error: { message: 'input: expected a string or an array', code: 'invalid_request_body', param: 'input', type: 'invalid_request_error' } });
       const inputs = Array.isArray(parsed.input) ? parsed.input : [parsed.input];
       return json(res, 200, {
         data: inputs.map((_: unknown, i: number) => ({ object: 'embedding', index: i, embedding: [0.1, -0.2, 0.3] })),
@@ -320,13 +346,52 @@ export class FakeCopilot {
     this.counters.chatRequests++;
     const s = this.takeScript('chat');
     if (s) return this.answerScripted(req, res, s);
-    const chat = JSON.parse(body);
+    const chat = parseChat(body);
+    if (typeof chat === 'string') return json(res, 400, { error: { message: chat, code: 'invalid_request_body', param: null, type: 'invalid_request_error' } });
     this.lastChatBody = chat;
+    if (chat.fake_fault) return this.misbehave(req, res, chat);
     if (!FAKE_MODELS.some((m) => m.id === chat.model && m.type === 'chat')) {
       return json(res, 400, { error: { message: 'The requested model is not supported.', code: 'model_not_supported', param: 'model', type: 'invalid_request_error' } });
     }
     if (chat.stream) return this.stream(req, res, chat);
     return this.complete(res, chat);
+  }
+
+  /**
+   * Failures real upstreams produce, chosen per request by the body's `fake_fault` (so retries of
+   * one request meet the same fault): headers that come late, a stream that stops mid-way, a body
+   * cut off, an HTML error page, a 200 that is not JSON, a reset connection.
+   */
+  private async misbehave(req: IncomingMessage, res: ServerResponse, chat: any) {
+    switch (chat.fake_fault) {
+      case 'slow_headers':
+        if (await waitOrClose(req, res, Number(chat.fake_delay_ms ?? 5000))) return void this.counters.requestsCancelled++;
+        return this.complete(res, chat);
+      case 'stall':
+        res.on('close', () => this.counters.streamsCancelled++);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ id: 'chatcmpl-stall', created: 0, model: chat.model, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }] })}\n\n`);
+        return; // and nothing more, until the client gives up
+      case 'truncated': {
+        const text = '{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis';
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length + 200 });
+        res.write(text);
+        return void setTimeout(() => res.destroy(), 5);
+      }
+      case 'truncated_json':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end('{"id":"chatcmpl-cut","choices":[{"index":0,"message":{"role":"assis');
+      case 'html_500':
+        res.writeHead(500, { 'content-type': 'text/html' });
+        return void res.end('<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head><body><h1>Unicorn!</h1></body></html>');
+      case 'not_json':
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        return void res.end('OK');
+      case 'reset':
+        return void req.socket.destroy();
+      default:
+        return json(res, 400, { error: { message: `unknown fake_fault ${chat.fake_fault}`, code: 'invalid_request_body' } });
+    }
   }
 
   private complete(res: ServerResponse, chat: any) {
@@ -399,6 +464,23 @@ export class FakeCopilot {
     this.counters.chatCompleted++;
     res.end();
   }
+}
+
+/** The chat body, or why Copilot would refuse it with a 400 (it validates before any model runs). */
+function parseChat(body: string): any {
+  let chat: any;
+  try {
+    chat = JSON.parse(body);
+  } catch {
+    return 'Invalid JSON in request body';
+  }
+  if (typeof chat !== 'object' || chat === null || Array.isArray(chat)) return 'The request body must be a JSON object';
+  if (typeof chat.model !== 'string') return 'model: expected a string';
+  if (!Array.isArray(chat.messages) || !chat.messages.every((m: unknown) => typeof m === 'object' && m !== null && !Array.isArray(m)))
+    return 'messages: expected an array of objects';
+  if (chat.tools !== undefined && (!Array.isArray(chat.tools) || !chat.tools.every((t: any) => typeof t === 'object' && t !== null && typeof t.function === 'object' && t.function !== null)))
+    return 'tools: expected an array of {type, function} objects';
+  return chat;
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

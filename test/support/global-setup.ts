@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { startRedis } from './redis-server.js';
 
@@ -9,6 +10,8 @@ declare module 'vitest' {
 
 /** One redis-server for the whole run (or TEST_REDIS_URL); each suite uses its own key prefix. */
 export default async function setup(project: TestProject) {
+  // Suites that run real processes need dist/; build it once here rather than racing in each.
+  execFileSync(process.execPath, ['scripts/build-if-needed.mjs'], { stdio: 'inherit' });
   if (process.env.TEST_REDIS_URL) {
     project.provide('redisUrl', process.env.TEST_REDIS_URL);
     return;

@@ -22,8 +22,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a private redis-server (no persistence) on a free port; stopped with stop(). */
-export async function startRedis(port?: number): Promise<RunningRedis> {
+/**
+ * Starts a private redis-server on a free port (or `port`); stopped with stop(). By default it keeps
+ * nothing on disk; `persist` turns on the AOF with an fsync per write, so a SIGKILL loses nothing
+ * and a restart on the same `dir` and port brings every key back (the outage tests do that).
+ */
+export async function startRedis(port?: number, opts: { persist?: boolean; dir?: string } = {}): Promise<RunningRedis & { dir: string }> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'The tests need Redis: install redis-server (Debian/Ubuntu: apt-get install -y redis-server) ' +
@@ -31,10 +35,11 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
     );
   }
   const p = port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'cgw-redis-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cgw-redis-'));
+  const persistence = opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const child = spawn(
     'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'],
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--maxmemory-policy', 'noeviction'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -50,9 +55,10 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
   return {
     url: `redis://127.0.0.1:${p}`,
     port: p,
+    dir,
     process: child,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AccountsService, STATE_STORE, type StateStore } from '#libs/accounts';
 import { InjectConfig, type AppConfig } from '#libs/config';
+import { CopilotClient } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
 
 const sum = async (metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, by?: string) => {
@@ -22,6 +23,7 @@ export class StatsController {
     @InjectConfig() private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly accounts: AccountsService,
+    private readonly client: CopilotClient,
     @Inject(STATE_STORE) private readonly store: StateStore,
   ) {}
 
@@ -50,6 +52,8 @@ export class StatsController {
       upstream_errors_by_status: await sum(m.upstreamErrors, 'status'),
       rate_limited: await sum(m.rateLimited),
       cached_keys: this.accounts.cachedKeys,
+      store_fallbacks: await sum(m.storeFallbacks, 'what'),
+      upstream_connections: this.client.connections(),
       store: this.store.kind,
     };
   }

@@ -24,8 +24,9 @@ interface CacheEntry {
   touchedAt: number;
 }
 
-const RECHECK_MS = 60_000;
 const TOUCH_MS = 60_000;
+/** While the store is unreachable, a cached key is served as it was and the store asked again after this. */
+const STALE_RETRY_MS = 1_000;
 
 const nowIso = () => new Date().toISOString();
 const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
@@ -53,6 +54,7 @@ export class AccountsService {
       if (e.type === 'key.revoked') this.cache.deleteWhere((entry) => entry.principal.keyHash === e.hash);
       else if (e.type === 'account.deleted' || e.type === 'account.changed')
         this.cache.deleteWhere((entry) => entry.principal.accountId === e.id);
+      else if (e.type === 'resync') for (const entry of this.cache.values()) entry.checkAt = 0;
     });
   }
 
@@ -74,14 +76,22 @@ export class AccountsService {
       }
       return hit.principal;
     }
-    return this.resolveSlow(key);
+    return this.resolveSlow(key, hit);
   }
 
-  private async resolveSlow(key: string): Promise<Principal> {
+  private async resolveSlow(key: string, stale: CacheEntry | undefined): Promise<Principal> {
     const hash = sha256(key);
     let principal: Principal;
     if (isIssuedKeyFormat(key)) {
-      principal = await this.fromStore(hash);
+      try {
+        principal = await this.fromStore(hash);
+      } catch (err) {
+        // Store unreachable: a key this process already knew keeps working as it was.
+        if (!stale || !(err instanceof ApiError) || err.code !== 'store_unavailable') throw err;
+        stale.checkAt = Date.now() + STALE_RETRY_MS;
+        this.metrics.storeFallbacks.inc({ what: 'key' });
+        return stale.principal;
+      }
     } else if (isGithubToken(key)) {
       if (!this.config.allowPassthrough)
         throw ApiError.unauthorized('GitHub tokens are not accepted as API keys here; use an issued key (sk-cgw-...)');
@@ -100,7 +110,7 @@ export class AccountsService {
       throw ApiError.unauthorized('Incorrect API key provided');
     }
     const now = Date.now();
-    this.cache.set(key, { principal, checkAt: now + RECHECK_MS, touchedAt: principal.passthrough ? now : 0 });
+    this.cache.set(key, { principal, checkAt: now + this.config.keyRecheckMs, touchedAt: stale?.touchedAt ?? (principal.passthrough ? now : 0) });
     return principal;
   }
 

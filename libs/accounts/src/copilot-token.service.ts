@@ -9,7 +9,11 @@ import { STATE_STORE, type StateStore } from './store.js';
 
 /** A token is used until 60 s before it expires (copilot-upstream.md §2). */
 const EARLY_MS = 60_000;
-const LOCK_TTL_MS = 15_000;
+/**
+ * The exchange lock lives this long and its holder renews it every third of that while the
+ * exchange runs: a replica that dies mid-exchange holds the others up for at most LOCK_TTL_MS.
+ */
+const LOCK_TTL_MS = 5_000;
 const WAIT_FOR_OTHER_MS = 20_000;
 
 /** Whose Copilot token: a stored account, or a raw GitHub token used as the key (passthrough). */
@@ -102,15 +106,18 @@ export class CopilotTokenService {
       }
       const deadline = Date.now() + WAIT_FOR_OTHER_MS;
       for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-        const lock = await this.store.acquireLock(`copilot:${owner.accountId}`, LOCK_TTL_MS);
+        const lockName = `copilot:${owner.accountId}`;
+        const lock = await this.store.acquireLock(lockName, LOCK_TTL_MS);
         if (lock) {
+          const renew = setInterval(() => this.store.extendLock(lockName, lock, LOCK_TTL_MS).catch(() => false), LOCK_TTL_MS / 3);
           try {
             const again = await this.fromStore(owner.accountId);
             if (again) return again;
             this.metrics.tokenCache.inc({ layer: 'exchange' });
             return await this.exchange(owner);
           } finally {
-            await this.store.releaseLock(`copilot:${owner.accountId}`, lock).catch(() => {});
+            clearInterval(renew);
+            await this.store.releaseLock(lockName, lock).catch(() => {});
           }
         }
         await sleep(wait);
@@ -125,7 +132,15 @@ export class CopilotTokenService {
     } catch (err) {
       if (err instanceof ApiError) throw err;
       if (err instanceof ExchangeError) throw err.toApiError();
-      throw ApiError.unavailable('The token store is unavailable; try again shortly', 'store_unavailable');
+      // The store is unreachable: this process fetches the token itself (still one exchange at a
+      // time per account here) and keeps it in memory until the store is back.
+      this.metrics.storeFallbacks.inc({ what: 'token' });
+      const mine = this.memory.get(owner.accountId); // an exchange that worked before storing failed
+      if (mine && usable(mine)) return mine;
+      this.metrics.tokenCache.inc({ layer: 'exchange' });
+      return this.exchange(owner, { storeDown: true }).catch((e) => {
+        throw e instanceof ExchangeError ? e.toApiError() : e;
+      });
     }
   }
 
@@ -141,7 +156,7 @@ export class CopilotTokenService {
     return this.exchange(owner);
   }
 
-  private async exchange(owner: TokenOwner): Promise<Cached> {
+  private async exchange(owner: TokenOwner, opts: { storeDown?: boolean } = {}): Promise<Cached> {
     let token: CopilotToken;
     try {
       token = await this.client.exchangeToken(await owner.githubToken());
@@ -162,6 +177,11 @@ export class CopilotTokenService {
       throw err;
     }
     this.metrics.tokenExchanges.inc({ result: 'success' });
+    if (opts.storeDown) {
+      const cached = { ...token, sealed: this.box.seal(JSON.stringify(token)) };
+      this.memory.set(owner.accountId, cached);
+      return cached;
+    }
     const cached = await this.put(owner.accountId, token);
     if (!owner.passthrough) {
       await this.store

@@ -25,6 +25,11 @@ export class Lru<K, V> {
     for (const [k, v] of this.map) if (pred(v, k)) this.map.delete(k);
   }
 
+  /** Entries from least to most recently used, without touching their order. */
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+
   clear() {
     this.map.clear();
   }

@@ -135,6 +135,12 @@ export class MemoryStore implements StateStore {
   async releaseLock(name: string, owner: string) {
     if (this.locks.get(name)?.owner === owner) this.locks.delete(name);
   }
+  async extendLock(name: string, owner: string, ttlMs: number) {
+    const held = this.locks.get(name);
+    if (held?.owner !== owner || held.expires <= Date.now()) return false;
+    held.expires = Date.now() + ttlMs;
+    return true;
+  }
 
   async publish(event: StoreEvent) {
     this.events.emit('event', event);

@@ -4,6 +4,8 @@ import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.j
 
 const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+const EXTEND_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
 const PATCH_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) else return 0 end`;
 
 const toHash = (o: object) =>
@@ -49,8 +51,9 @@ export class RedisStore implements StateStore {
 
   constructor(private readonly redis: RedisConnections) {}
 
+  /** Throws StoreDownError at once while Redis is unreachable, so no caller waits on a dead store. */
   private get r() {
-    return this.redis.client;
+    return this.redis.command;
   }
   private get k() {
     return this.redis.keys;
@@ -106,7 +109,7 @@ export class RedisStore implements StateStore {
     return rows.map(([, h]) => read(h as Record<string, string>)).filter((x): x is T => x !== null);
   }
 
-  getCache(key: string) {
+  async getCache(key: string) {
     return this.r.get(this.k.prefix + key);
   }
 
@@ -129,6 +132,10 @@ export class RedisStore implements StateStore {
     await this.r.eval(DEL_IF_EQUAL, 1, `${this.k.prefix}lock:${name}`, owner);
   }
 
+  async extendLock(name: string, owner: string, ttlMs: number) {
+    return (await this.r.eval(EXTEND_IF_EQUAL, 1, `${this.k.prefix}lock:${name}`, owner, ttlMs)) === 1;
+  }
+
   async publish(event: StoreEvent) {
     await this.r.publish(this.k.events(), JSON.stringify(event));
   }
@@ -149,7 +156,15 @@ export class RedisStore implements StateStore {
       }
       for (const h of this.handlers) h(event);
     });
-    // ioredis re-subscribes by itself after a reconnect.
+    // ioredis re-subscribes by itself after a reconnect; events published while this replica was
+    // cut off are lost, so the handlers are told to re-check what they cached.
+    let cutOff = false;
+    sub.on('close', () => (cutOff = true));
+    sub.on('ready', () => {
+      if (!cutOff) return;
+      cutOff = false;
+      for (const h of this.handlers) h({ type: 'resync' });
+    });
     sub.subscribe(channel).catch(() => {});
   }
 

@@ -32,7 +32,9 @@ export type StoreEvent =
   | { type: 'account.deleted'; id: string }
   | { type: 'account.changed'; id: string }
   | { type: 'account.registered'; id: string }
-  | { type: 'copilot.invalidated'; id: string };
+  | { type: 'copilot.invalidated'; id: string }
+  /** this replica missed events (its subscription was down): re-check whatever was cached */
+  | { type: 'resync' };
 
 /**
  * Shared state of the cluster. Two drivers: Redis (any number of replicas) and memory (embedded
@@ -67,6 +69,8 @@ export interface StateStore {
   /** SET NX PX: returns an owner token, or null when another holder has the lock. */
   acquireLock(name: string, ttlMs: number): Promise<string | null>;
   releaseLock(name: string, owner: string): Promise<void>;
+  /** Pushes the lock's expiry out while its owner still holds it; false when it was lost. */
+  extendLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
 
   publish(event: StoreEvent): Promise<void>;
   subscribe(handler: (event: StoreEvent) => void): void;

@@ -66,6 +66,7 @@ export const envSchema = z.object({
   RATE_LIMIT_WINDOW: int(1).default(60),
   MODEL_CACHE_TTL: int(1).default(3600),
   MAX_CLIENTS_CACHE: int(1).default(1000),
+  KEY_RECHECK_SECONDS: int(1, 86_400).default(60),
   HTTP_MAX_CONNECTIONS: int(1, 65535).default(256),
   UPSTREAM_HEADERS_TIMEOUT_MS: int(1).default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: int(1).default(300_000),
@@ -95,6 +96,8 @@ export interface AppConfig {
   rateLimit: { enabled: boolean; requests: number; windowMs: number };
   modelCacheTtlSeconds: number;
   maxClientsCache: number;
+  /** a cached key is re-read from the store after this (a net under pub/sub revocation) */
+  keyRecheckMs: number;
   upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number };
   bodyLimit: number;
   corsOrigins: string[];
@@ -153,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     },
     modelCacheTtlSeconds: e.MODEL_CACHE_TTL,
     maxClientsCache: e.MAX_CLIENTS_CACHE,
+    keyRecheckMs: e.KEY_RECHECK_SECONDS * 1000,
     upstream: {
       maxConnections: e.HTTP_MAX_CONNECTIONS,
       headersTimeoutMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,

@@ -234,6 +234,16 @@ export class CopilotClient {
     return this.pool(url.origin).request({ method: call.method, path: base + call.path, headers, body: call.body, signal: call.signal });
   }
 
+  /** Open upstream connections per origin, as undici counts them (for /stats and the leak tests). */
+  connections(): Record<string, { connected: number; free: number; pending: number; running: number }> {
+    const out: Record<string, { connected: number; free: number; pending: number; running: number }> = {};
+    for (const [origin, pool] of this.pools) {
+      const { connected, free, pending, running } = pool.stats;
+      out[origin] = { connected, free, pending, running };
+    }
+    return out;
+  }
+
   onModuleDestroy() {
     return this.close();
   }

@@ -70,6 +70,12 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly storeFallbacks = new Counter({
+    name: 'cgw_store_fallbacks_total',
+    help: 'Requests served from what this process holds because Redis was unreachable, by what (key, token, rate_limit)',
+    labelNames: ['what'] as const,
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({
     name: 'cgw_rate_limited_requests_total',
     help: 'Requests refused by the per-key rate limit',

@@ -1,2 +1,2 @@
 export { RedisKeys } from './redis.keys.js';
-export { RedisModule, RedisConnections, REDIS, InjectRedis, StartupError, redactUrl, requestPathOptions, queueOptions } from './redis.module.js';
+export { RedisModule, RedisConnections, REDIS, InjectRedis, StartupError, StoreDownError, redactUrl, requestPathOptions, queueOptions } from './redis.module.js';

@@ -5,15 +5,28 @@ import { RedisKeys } from './redis.keys.js';
 
 /**
  * The request path's connections fail fast: a command issued while Redis is down errors at once
- * instead of queueing behind a reconnect. BullMQ gets its own profile (maxRetriesPerRequest: null).
+ * instead of queueing behind a reconnect, and one Redis stops answering (frozen, network gone
+ * without a reset) fails after COMMAND_TIMEOUT_MS. Reconnects are tried at least every second, so
+ * a Redis that comes back is in use again within about a second. BullMQ gets its own profile
+ * (maxRetriesPerRequest: null): the refresh worker waits for Redis instead of failing.
  */
+const COMMAND_TIMEOUT_MS = 500;
 export const requestPathOptions: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
+  commandTimeout: COMMAND_TIMEOUT_MS,
   lazyConnect: true,
-  retryStrategy: (times) => Math.min(times * 100, 2000),
+  retryStrategy: (times) => Math.min(times * 100, 1000),
 };
+
+/** After a command timed out, requests stop waiting on Redis for this long (then one probes it). */
+const SUSPECT_MS = 1000;
+
+/** Thrown instead of sending a command while Redis is known to be down: the caller falls back or answers 503. */
+export class StoreDownError extends Error {
+  override name = 'StoreDownError';
+}
 export const queueOptions: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false };
 
 /** A failure that stops start-up and is said in one line, without a stack trace. */
@@ -42,6 +55,35 @@ export class RedisConnections implements OnModuleDestroy {
     // Errors surface on the commands themselves; without a listener ioredis would print every retry.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
+    // Every command passes here: a timeout (Redis frozen) makes the store suspect for a second.
+    const send = this.client.sendCommand.bind(this.client);
+    this.client.sendCommand = (command, stream) => {
+      command.promise.catch((err: Error) => {
+        if (err?.message === 'Command timed out') this.suspectUntil = Date.now() + SUSPECT_MS;
+      });
+      return send(command, stream);
+    };
+  }
+
+  private suspectUntil = 0;
+
+  /**
+   * False while Redis is known to be unreachable: disconnected, or a command timed out within the
+   * last second. Callers then fall back to what this process holds (cached keys and tokens, a local
+   * rate limit) instead of waiting on Redis.
+   */
+  get available(): boolean {
+    if (this.client.status !== 'ready') return false;
+    if (this.suspectUntil === 0) return true;
+    if (Date.now() < this.suspectUntil) return false;
+    this.suspectUntil = 0; // let the next command probe
+    return true;
+  }
+
+  /** The request-path client, or StoreDownError at once while Redis is unreachable. */
+  get command(): Redis {
+    if (!this.available) throw new StoreDownError('Redis is unreachable');
+    return this.client;
   }
 
   async connect(): Promise<void> {

@@ -1,17 +1,30 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { REFRESH_SCHEDULER, type RefreshScheduler } from './refresh.scheduler.js';
+import { hostname } from 'node:os';
+import { REFRESH_SCHEDULER, redisErrorLogger, type RefreshScheduler } from './refresh.scheduler.js';
 import { REFRESH_QUEUE, TokenRefresher, refreshDelayMs } from './token-refresher.service.js';
 
-/** Consumes copilot-token-refresh: renew, then schedule the next renewal. Transient errors throw, so BullMQ retries with backoff. */
-@Processor(REFRESH_QUEUE)
+/**
+ * Consumes copilot-token-refresh: renew, then schedule the next renewal. Transient errors throw, so
+ * BullMQ retries with backoff. A job whose worker died (its lock, renewed every 5 s, lapses after
+ * 10 s) is found by another replica's stalled check within 5 s more and runs again; each job
+ * records the worker that ran it (host:pid).
+ */
+@Processor(REFRESH_QUEUE, { name: `${hostname()}:${process.pid}`, lockDuration: 10_000, stalledInterval: 5_000 })
 export class RefreshProcessor extends WorkerHost {
   constructor(
     private readonly refresher: TokenRefresher,
     @Inject(REFRESH_SCHEDULER) private readonly scheduler: RefreshScheduler,
   ) {
     super();
+  }
+
+  private readonly warnRedis = redisErrorLogger(new Logger('Refresh'), 'refresh worker cannot reach Redis');
+
+  @OnWorkerEvent('error')
+  onError(err: Error) {
+    this.warnRedis(err);
   }
 
   async process(job: Job<{ accountId: string }>) {

@@ -11,6 +11,19 @@ export interface RefreshScheduler {
 }
 export const REFRESH_SCHEDULER = Symbol('REFRESH_SCHEDULER');
 
+/**
+ * BullMQ reports every failed reconnect while Redis is down; one line per 10 s says it without
+ * flooding the log (unlistened, BullMQ would print each one with console.error).
+ */
+export function redisErrorLogger(log: Logger, what: string): (err: Error) => void {
+  let last = 0;
+  return (err) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    log.warn(`${what}: ${err.message}`);
+  };
+}
+
 /** Redis mode: one delayed BullMQ job per account and token window; the id makes replicas agree. */
 @Injectable()
 export class QueueScheduler implements RefreshScheduler {
@@ -18,6 +31,7 @@ export class QueueScheduler implements RefreshScheduler {
     @InjectQueue(REFRESH_QUEUE) private readonly queue: Queue,
     metrics: MetricsService,
   ) {
+    queue.on('error', redisErrorLogger(new Logger('Refresh'), 'refresh queue cannot reach Redis'));
     metrics.observeQueueDepth(async () => {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized');
       return Object.values(counts).reduce((a, b) => a + b, 0);

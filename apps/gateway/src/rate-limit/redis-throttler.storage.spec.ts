@@ -55,11 +55,25 @@ describe('RedisThrottlerStorage', () => {
     expect(second.timeToBlockExpire).toBeGreaterThanOrEqual(4);
   });
 
-  it('fails fast with a 503 ApiError when Redis cannot be reached', async () => {
+  it('falls back to a per-process limit at once while Redis is unreachable', async () => {
     const dead = new RedisConnections('redis://127.0.0.1:1', prefix);
+    let fallbacks = 0;
+    const s = new RedisThrottlerStorage(dead, 10, () => fallbacks++);
     const started = Date.now();
-    await expect(new RedisThrottlerStorage(dead, 10).increment('x', 1000, 5)).rejects.toMatchObject({ status: 503, code: 'store_unavailable' });
+    const results = [];
+    for (let i = 0; i < 7; i++) results.push(await s.increment('x', 1000, 5));
     expect(Date.now() - started).toBeLessThan(100);
+    expect(results.map((r) => r.isBlocked)).toEqual([false, false, false, false, false, true, true]);
+    expect(results[5].timeToBlockExpire).toBe(1);
+    expect(fallbacks).toBe(7);
     await dead.onModuleDestroy();
+  });
+
+  it('counts in Redis again once a live connection answers', async () => {
+    let fallbacks = 0;
+    const s = new RedisThrottlerStorage(a, 10, () => fallbacks++);
+    for (let i = 0; i < 3; i++) await s.increment('back', 60_000, 5);
+    expect(fallbacks).toBe(0);
+    expect(Number(await a.client.get(`${prefix}rl:back`))).toBeGreaterThanOrEqual(1);
   });
 });

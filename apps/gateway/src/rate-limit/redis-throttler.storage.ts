@@ -1,6 +1,5 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Lru } from '#libs/accounts';
-import { ApiError } from '#libs/copilot';
 import type { RedisConnections } from '#libs/redis';
 
 /** Fixed window per key in one round trip: add, start the window on the first hit, report its rest. */
@@ -33,8 +32,28 @@ interface Window {
   unsent: number;
 }
 
+/**
+ * While Redis is unreachable each replica enforces the limit on its own count (a fixed window per
+ * key, in memory): requests keep flowing, and a key can get at most the limit per live replica.
+ * Counting goes back to Redis as soon as it answers again.
+ */
+class LocalWindows {
+  private readonly windows: Lru<string, { hits: number; resetAt: number }>;
+  constructor(maxKeys: number) {
+    this.windows = new Lru(maxKeys);
+  }
+  increment(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
+    const now = Date.now();
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) this.windows.set(key, (w = { hits: 0, resetAt: now + ttl }));
+    w.hits++;
+    return record(w.hits, w.resetAt - now, limit);
+  }
+}
+
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly windows: Lru<string, Window>;
+  private readonly local: LocalWindows;
   private readonly incr: RateLimitCommand;
   private readonly dirty = new Set<Window>();
   private flushTimer: NodeJS.Timeout | null = null;
@@ -42,7 +61,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   constructor(
     private readonly redis: RedisConnections,
     maxKeys: number,
+    /** told each time a request is counted locally because Redis is unreachable */
+    private readonly onFallback: () => void = () => {},
   ) {
+    this.local = new LocalWindows(maxKeys);
     redis.client.defineCommand('cgwRateLimit', { numberOfKeys: 1, lua: INCR_WINDOW });
     const client = redis.client as unknown as { cgwRateLimit: RateLimitCommand };
     this.incr = (key, ttl, hits) => client.cgwRateLimit(key, ttl, hits);
@@ -50,6 +72,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   }
 
   increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    if (!this.redis.available) return Promise.resolve(this.fallback(key, ttl, limit));
     const now = Date.now();
     const w = this.windows.get(key);
     if (w && w.resetAt > now && w.hits + w.unsent + 1 <= limit * ADMIT_WITHOUT_WAITING) {
@@ -68,10 +91,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
         else this.windows.set(key, { redisKey, ttl, hits, resetAt: Date.now() + pttl, unsent: 0 });
         return record(hits, pttl, limit);
       },
-      () => {
-        throw ApiError.unavailable('The rate-limit store is unavailable; try again shortly', 'store_unavailable');
-      },
+      () => this.fallback(key, ttl, limit),
     );
+  }
+
+  private fallback(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
+    this.windows.delete(key); // Redis's count is unknown now: ask it again once it is back
+    this.onFallback();
+    return this.local.increment(key, ttl, limit);
   }
 
   private flush() {
