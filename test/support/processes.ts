@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './redis-server.js';
@@ -65,4 +65,67 @@ export async function startProcess(role: 'all' | 'gateway' | 'auth', env: Record
       }
     },
   };
+}
+
+export const ADMIN_TOKEN = 'admin-token-for-the-tests-0123456789';
+
+/** The environment every process of one test cluster shares: one Redis, one fake upstream. */
+export function clusterEnv(redisUrl: string, fakeUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: 'cgw:',
+    TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
+    GITHUB_API_URL: fakeUrl,
+    GITHUB_BASE_URL: fakeUrl,
+    ADMIN_TOKEN,
+    ...extra,
+  };
+}
+
+/** Imports a GitHub user through the admin API of a running process (POST /auth/accounts). */
+export async function registerAccount(authUrl: string, githubToken: string): Promise<{ accountId: string; key: string; keyId: string }> {
+  const res = await fetch(`${authUrl}/auth/accounts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ github_token: githubToken }),
+  });
+  if (res.status !== 200 && res.status !== 201) throw new Error(`POST /auth/accounts answered ${res.status}: ${await res.text()}`);
+  const body = await res.json();
+  return { accountId: body.account.id, key: body.key.key, keyId: body.key.id };
+}
+
+/** Issues one more key for an account (POST /auth/keys). */
+export async function issueKey(authUrl: string, accountId: string): Promise<{ key: string; keyId: string }> {
+  const res = await fetch(`${authUrl}/auth/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ account_id: accountId }),
+  });
+  const body = await res.json();
+  return { key: body.key, keyId: body.id };
+}
+
+/** One request, timed, never throwing: what a load generator needs to count outcomes. */
+export async function timed(url: string, init: RequestInit = {}): Promise<{ status: number; ms: number; body: string }> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(url, init);
+    const body = await res.text();
+    return { status: res.status, ms: performance.now() - t0, body };
+  } catch (err) {
+    return { status: 0, ms: performance.now() - t0, body: String((err as Error).cause ?? err) };
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Figures for docs/reliability.md, kept as JSON under test-artifacts/reliability/. */
+export function saveFigures(name: string, figures: unknown) {
+  mkdirSync('test-artifacts/reliability', { recursive: true });
+  writeFileSync(`test-artifacts/reliability/${name}.json`, JSON.stringify(figures, null, 2));
+  console.log(`[reliability] ${name}: ${JSON.stringify(figures)}`);
 }

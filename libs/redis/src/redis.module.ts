@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Module, OnModuleDestroy } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module, OnModuleDestroy } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AppConfig } from '#libs/config';
 import { RedisKeys } from './redis.keys.js';
@@ -55,6 +55,18 @@ export class RedisConnections implements OnModuleDestroy {
     // Errors surface on the commands themselves; without a listener ioredis would print every retry.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
+    // One line when Redis goes away and one when it is back, not one per reconnect attempt.
+    let lostAt = 0;
+    this.client.on('close', () => {
+      if (lostAt || this.closing) return;
+      lostAt = Date.now();
+      this.log.warn('Redis connection lost: serving cached keys and tokens, rate limit per process, until it is back');
+    });
+    this.client.on('ready', () => {
+      if (!lostAt) return;
+      this.log.log(`Redis reachable again after ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
+      lostAt = 0;
+    });
     // Every command passes here: a timeout (Redis frozen) makes the store suspect for a second.
     const send = this.client.sendCommand.bind(this.client);
     this.client.sendCommand = (command, stream) => {
@@ -106,8 +118,12 @@ export class RedisConnections implements OnModuleDestroy {
     return connection;
   }
 
+  private closing = false;
+  private readonly log = new Logger('Redis');
+
   /** Runs after BullMQ's own shutdown (its module is imported later, so destroyed first). */
   async onModuleDestroy() {
+    this.closing = true;
     await Promise.allSettled([this.client, this.subscriber, ...this.queueConnections].map((c) => c.quit()));
   }
 }
