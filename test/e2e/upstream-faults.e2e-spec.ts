@@ -1,0 +1,134 @@
+import { readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
+import { startFake } from '../support/gateway.js';
+import { clusterEnv, saveFigures, startProcess, timed, type AppProcess } from '../support/processes.js';
+import { freePort, startRedis, type RunningRedis } from '../support/redis-server.js';
+
+/** Issue 5, fault 4: Copilot misbehaving, against a real gateway process with short timeouts. */
+const KEY = 'ghu_faultsfaultsfaultsfaultsfaults0123';
+let redis: RunningRedis;
+let fake: FakeCopilot;
+let gw: AppProcess;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  fake = await startFake({ acceptAnyToken: true });
+  gw = await startProcess(
+    'gateway',
+    clusterEnv(redis.url, fake.url, { UPSTREAM_HEADERS_TIMEOUT_MS: '500', UPSTREAM_BODY_TIMEOUT_MS: '500', RATE_LIMIT_REQUESTS: '1000000', HTTP_MAX_CONNECTIONS: '64' }),
+  );
+});
+afterAll(async () => {
+  await gw?.kill();
+  await fake?.stop();
+  await redis?.stop();
+});
+
+const ask = (base: string, extra: Record<string, unknown>) =>
+  timed(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], ...extra }),
+  });
+
+const error = (body: string) => JSON.parse(body).error;
+
+describe('upstream misbehaving', () => {
+  it('headers that never come: 504 after UPSTREAM_HEADERS_TIMEOUT_MS', async () => {
+    const r = await ask(gw.url, { fake_fault: 'slow_headers', fake_delay_ms: 3000 });
+    expect(r.status).toBe(504);
+    expect(error(r.body)).toMatchObject({ type: 'upstream_error', code: 'upstream_timeout' });
+    expect(r.ms).toBeGreaterThanOrEqual(450);
+    expect(r.ms).toBeLessThan(1500);
+  });
+
+  it('a stream that stalls: the idle timeout ends it with an error event and [DONE]', async () => {
+    const r = await ask(gw.url, { fake_fault: 'stall', stream: true });
+    expect(r.status).toBe(200);
+    const events = r.body.split('\n\n').filter(Boolean);
+    expect(events[0]).toContain('"content":"Hel"');
+    expect(JSON.parse(events.at(-2)!.slice(6)).error).toMatchObject({ type: 'upstream_error', code: 'upstream_timeout' });
+    expect(events.at(-1)).toBe('data: [DONE]');
+  });
+
+  it('connection refused: 502 after the retries, quickly', async () => {
+    const closed = await freePort();
+    const other = await startProcess('gateway', clusterEnv(redis.url, fake.url, { COPILOT_API_URL: `http://127.0.0.1:${closed}`, REDIS_KEY_PREFIX: 'refused:' }));
+    try {
+      const r = await ask(other.url, {});
+      expect([502, 503]).toContain(r.status);
+      expect(error(r.body)).toMatchObject({ type: 'upstream_error', code: 'upstream_unreachable' });
+      expect(r.ms).toBeLessThan(2000);
+    } finally {
+      await other.kill();
+    }
+  });
+
+  it.each([
+    ['a body cut off mid-way (connection closed)', 'truncated', 502, 'upstream_unreachable'],
+    ['truncated JSON', 'truncated_json', 502, 'upstream_invalid_response'],
+    ['an HTML 500 page', 'html_500', 502, 'upstream_error'],
+    ['a 200 whose body is not JSON', 'not_json', 502, 'upstream_invalid_response'],
+    ['a reset connection', 'reset', 502, 'upstream_unreachable'],
+  ])('%s: a clean OpenAI error', async (_name, fault, status, code) => {
+    const r = await ask(gw.url, { fake_fault: fault });
+    expect(r.status).toBe(status);
+    const e = error(r.body);
+    expect(e).toMatchObject({ type: 'upstream_error', code });
+    expect(e.message).not.toMatch(/<|html|Unicorn/i);
+  });
+
+  it('leaks no upstream connection and no file descriptor over 2 × 1000 faulty requests', async () => {
+    const faults = [
+      { fake_fault: 'truncated' },
+      { fake_fault: 'truncated_json' },
+      { fake_fault: 'html_500' },
+      { fake_fault: 'not_json' },
+      { fake_fault: 'reset' },
+      { fake_fault: 'stall', stream: true },
+      { fake_fault: 'slow_headers', fake_delay_ms: 2000 },
+      { stream: true },
+      {},
+    ];
+    const fds = () => readdirSync(`/proc/${gw.pid}/fd`).length;
+    const upstream = async () => Object.values((await (await fetch(`${gw.url}/stats`)).json()).upstream_connections as Record<string, { connected: number; running: number; pending: number }>);
+    const round = async () => {
+      const statuses: Record<string, number> = {};
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          while (next < 1000) {
+            const i = next++;
+            const r = await ask(gw.url, faults[i % faults.length]);
+            statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+          }
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 600)); // the stalled and slow ones time out upstream
+      return statuses;
+    };
+    const fdsBefore = fds();
+    const first = await round();
+    const afterFirst = { fake: fake.openConnections, fds: fds(), pools: await upstream() };
+    const second = await round();
+    const afterSecond = { fake: fake.openConnections, fds: fds(), pools: await upstream() };
+    const figures = { first_round: first, second_round: second, fds_before: fdsBefore, after_first: afterFirst, after_second: afterSecond };
+    saveFigures('upstream-faults', figures);
+
+    for (const statuses of [first, second]) {
+      expect(Object.keys(statuses).sort()).toEqual(['200', '502', '504']);
+      expect(statuses['0']).toBeUndefined(); // no request lost its connection to the gateway
+    }
+    // Open upstream sockets are the pool's idle keep-alive ones: bounded by the concurrency, not growing.
+    for (const after of [afterFirst, afterSecond]) {
+      expect(after.fake).toBeLessThanOrEqual(64);
+      for (const pool of after.pools) expect(pool).toMatchObject({ running: 0, pending: 0 });
+    }
+    expect(afterSecond.fake).toBeLessThanOrEqual(afterFirst.fake + 5);
+    expect(afterSecond.fds).toBeLessThanOrEqual(afterFirst.fds + 5);
+    expect(afterSecond.fds).toBeLessThan(fdsBefore + 80);
+    expect(gw.child.exitCode).toBeNull();
+    expect((await ask(gw.url, {})).status).toBe(200);
+  }, 120_000);
+});
