@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError, type ApiErrorType } from '#libs/copilot';
 
@@ -48,7 +49,11 @@ export function toApiError(exception: unknown): ApiError {
 /** Every error leaves as OpenAI error JSON: {"error":{"message","type","param","code"}}. */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** BODY_LIMIT: how much of a too-large body is read (and dropped) so its sender gets the 413 */
+    private readonly bodyLimit = 0,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost) {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
@@ -58,6 +63,34 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    reply.status(error.status).headers(error.headers).send(error.toJSON());
+    const send = () => void reply.status(error.status).headers(error.headers).send(error.toJSON());
+    if (error.status === 413 && !reply.request.raw.complete) discardRest(reply.request.raw, this.bodyLimit, send);
+    else send();
   }
+}
+
+/**
+ * A body over the limit is refused before it has all arrived. Closing the connection on a client
+ * that is still uploading resets it, and the client sees EPIPE instead of the 413; so up to
+ * another `cap` bytes (or 5 s) are read and dropped before answering. Beyond that, it is closed.
+ */
+function discardRest(req: IncomingMessage, cap: number, then: () => void) {
+  let seen = 0;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    then();
+  };
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > cap) finish();
+  };
+  const timer = setTimeout(finish, 5000);
+  req.on('data', onData);
+  req.once('end', finish);
+  req.once('error', finish);
+  req.resume();
 }

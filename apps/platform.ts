@@ -56,7 +56,7 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
     // The proxy forwards the client's bytes as they came instead of serializing the parsed body again.
     rawBody: true,
   });
-  app.useGlobalFilters(new ApiExceptionFilter(log));
+  app.useGlobalFilters(new ApiExceptionFilter(log, config.bodyLimit));
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();
   registerCors(fastify, config.corsOrigins);

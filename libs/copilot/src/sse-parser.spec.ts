@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseParser } from './sse-parser.js';
 
@@ -44,5 +45,35 @@ describe('SseParser', () => {
     const p = new SseParser();
     expect(p.push('data: {"a":1}\n')).toEqual([]);
     expect(p.end()).toEqual(['{"a":1}']);
+  });
+});
+
+describe('SseParser, property-based', () => {
+  // One event: data lines (any text but line ends), maybe comments and other fields between them.
+  const text = fc.string({ unit: 'binary', maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, ''));
+  const line = fc.oneof(
+    { weight: 4, arbitrary: text.map((v) => ({ data: v, raw: `data: ${v}` })) },
+    { weight: 1, arbitrary: text.map((v) => ({ data: null, raw: `:${v}` })) },
+    { weight: 1, arbitrary: fc.constantFrom('event: message', 'id: 42', 'retry: 1000').map((raw) => ({ data: null, raw })) },
+  );
+  const event = fc.record({ lines: fc.array(line, { minLength: 1, maxLength: 5 }), eol: fc.constantFrom('\n', '\r\n', '\r') });
+  const stream = fc.array(event, { maxLength: 12 }).map((events) => ({
+    bytes: Buffer.from(events.map((e) => e.lines.map((l) => l.raw + e.eol).join('') + e.eol).join('')),
+    expected: events.flatMap((e) => {
+      const data = e.lines.filter((l) => l.data !== null).map((l) => l.data);
+      return data.length ? [data.join('\n')] : [];
+    }),
+  }));
+
+  it('returns the same events however the byte stream is split, even inside a character or a \\r\\n', () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 20 }), ({ bytes, expected }, cuts) => {
+        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const parts = [0, ...at].map((from, i) => bytes.subarray(from, [...at, bytes.length][i]));
+        expect(parseIn(parts)).toEqual(expected);
+        expect(parseIn([bytes])).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
