@@ -22,9 +22,20 @@ export class RefreshProcessor extends WorkerHost {
 
   private readonly warnRedis = redisErrorLogger(new Logger('Refresh'), 'refresh worker cannot reach Redis');
 
+  private readonly log = new Logger('Refresh');
+
   @OnWorkerEvent('error')
   onError(err: Error) {
     this.warnRedis(err);
+  }
+
+  /** Each failed attempt, so ops see a refresh struggling before the account's status changes. */
+  @OnWorkerEvent('failed')
+  onFailed(job: Job<{ accountId: string }> | undefined, err: Error) {
+    if (!job) return;
+    const attempts = job.opts.attempts ?? 1;
+    const next = job.attemptsMade < attempts ? 'BullMQ retries it with backoff' : 'no attempts left';
+    this.log.warn(`account ${job.data.accountId}: refresh attempt ${job.attemptsMade} of ${attempts} failed (${err.message}); ${next}`);
   }
 
   async process(job: Job<{ accountId: string }>) {
