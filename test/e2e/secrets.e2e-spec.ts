@@ -42,7 +42,7 @@ async function dumpRedis(url: string): Promise<string> {
         : type === 'hash' ? await db.hgetall(key)
         : type === 'list' ? await db.lrange(key, 0, -1)
         : type === 'set' ? await db.smembers(key)
-        : type === 'zset' ? await db.zrange(key, 0, -1)
+        : type === 'zset' ? await db.zrange(key, '0', '-1')
         : type === 'stream' ? await db.xrange(key, '-', '+')
         : null;
       out.push(`${key} ${JSON.stringify(value)}`);
