@@ -20,9 +20,8 @@ export class RefreshProcessor extends WorkerHost {
     super();
   }
 
-  private readonly warnRedis = redisErrorLogger(new Logger('Refresh'), 'refresh worker cannot reach Redis');
-
   private readonly log = new Logger('Refresh');
+  private readonly warnRedis = redisErrorLogger(this.log, 'refresh worker cannot reach Redis');
 
   @OnWorkerEvent('error')
   onError(err: Error) {
