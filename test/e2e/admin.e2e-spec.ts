@@ -75,6 +75,7 @@ describe('OpenAPI document', () => {
         'POST /auth/keys/{id}/rotate',
         'DELETE /auth/keys/{id}',
         'GET /auth/tokens',
+        'DELETE /auth/tokens',
         'DELETE /auth/tokens/{api_key}',
       ].sort(),
     );

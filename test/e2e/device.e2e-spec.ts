@@ -10,8 +10,8 @@ let b: TestGateway;
 beforeAll(async () => {
   fake = await startFake({ deviceIntervalSeconds: 0 });
   const prefix = uniquePrefix();
-  a = await startGateway(fake, { ALLOWED_GITHUB_LOGINS: 'octocat,NoCopilot,Again' }, { prefix, role: 'auth' });
-  b = await startGateway(fake, { ALLOWED_GITHUB_LOGINS: 'octocat,NoCopilot,Again' }, { prefix });
+  a = await startGateway(fake, { ALLOWED_GITHUB_LOGINS: 'octocat,NoCopilot,Again', DEVICE_START_LIMIT: '1000' }, { prefix, role: 'auth' });
+  b = await startGateway(fake, { ALLOWED_GITHUB_LOGINS: 'octocat,NoCopilot,Again', DEVICE_START_LIMIT: '1000' }, { prefix });
 });
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close()]);

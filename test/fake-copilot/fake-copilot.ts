@@ -88,6 +88,10 @@ export class FakeCopilot {
     requestsCancelled: 0,
     /** polls of /login/oauth/access_token */
     devicePolls: 0,
+    /** device flows started (POST /login/device/code) */
+    deviceStarts: 0,
+    /** GET /user calls */
+    userRequests: 0,
     /** Copilot API calls refused for a stale or unknown token */
     unauthorized: 0,
     modelsRequests: 0,
@@ -96,6 +100,8 @@ export class FakeCopilot {
   /** headers of the last Copilot API call, lower-cased */
   lastHeaders: Record<string, string | string[] | undefined> = {};
   lastChatBody: any = null;
+  /** the bytes of the last chat request, as they arrived */
+  lastChatRaw = '';
   /** every Copilot token handed out, for tests that look for them where they must not be */
   readonly issuedTokens: string[] = [];
   private readonly sockets = new Set<import('node:net').Socket>();
@@ -134,8 +140,8 @@ export class FakeCopilot {
     return this;
   }
 
-  /** The next call(s) to `route` ('chat', 'models', 'embeddings', 'exchange') answer this instead. */
-  script(route: 'chat' | 'models' | 'embeddings' | 'exchange', response: ScriptedResponse, times = 1): this {
+  /** The next call(s) to `route` ('chat', 'models', 'embeddings', 'exchange', 'user') answer this instead. */
+  script(route: 'chat' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
     for (let i = 0; i < times; i++) this.scripted.push({ route, response });
     return this;
   }
@@ -207,6 +213,7 @@ export class FakeCopilot {
     const route = `${req.method} ${url.pathname}`;
 
     if (route === 'POST /login/device/code') {
+      this.counters.deviceStarts++;
       const form = new URLSearchParams(await readBody(req));
       if (!form.get('client_id')) return json(res, 200, { error: 'unauthorized_client' });
       const d: DeviceSession = {
@@ -242,6 +249,9 @@ export class FakeCopilot {
     }
 
     if (route === 'GET /user') {
+      this.counters.userRequests++;
+      const scripted = this.takeScript('user');
+      if (scripted) return this.answerScripted(req, res, scripted);
       const user = this.user(auth.replace(/^(Bearer|token)\s+/i, ''));
       if (!user) return json(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       return json(res, 200, { login: user.login, id: user.id, name: user.name ?? user.login, type: 'User' });
@@ -344,6 +354,7 @@ export class FakeCopilot {
     }
 
     this.counters.chatRequests++;
+    this.lastChatRaw = body;
     const s = this.takeScript('chat');
     if (s) return this.answerScripted(req, res, s);
     const chat = parseChat(body);
@@ -431,8 +442,15 @@ export class FakeCopilot {
       }
     });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    // `pad_bytes` makes each event that much bigger: a big reply, written as a real server does,
+    // waiting for the socket to drain (so a client that stops reading holds the connection).
+    const pad = 'x'.repeat(Number(shape.pad_bytes ?? 0));
     const send = async (payload: unknown) => {
       const text = `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}${eol}${eol}`;
+      if (pad) {
+        if (!res.write(text)) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+        return;
+      }
       if (!split) return void res.write(text);
       // Arbitrary byte boundaries, even inside a multi-byte character or the "\r\n".
       const bytes = Buffer.from(text);
@@ -452,7 +470,7 @@ export class FakeCopilot {
       const due = t0 + (i + 1) * gap - Date.now();
       if (gap) await new Promise((r) => setTimeout(r, Math.max(0, due)));
       if (closed) return;
-      const delta = i === 0 ? { role: 'assistant', content: words[0] } : { content: words[i % words.length] };
+      const delta = i === 0 ? { role: 'assistant', content: words[0] + pad } : { content: words[i % words.length] + pad };
       await send({ choices: [{ index: 0, delta, content_filter_offsets: { check_offset: 1, start_offset: 0, end_offset: 5 }, content_filter_results: filter }], created, id, model: chat.model, system_fingerprint: 'fp_fake' });
     }
     if (closed) return;

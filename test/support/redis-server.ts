@@ -67,3 +67,23 @@ export async function startRedis(port?: number, opts: { persist?: boolean; dir?:
     },
   };
 }
+
+/** SIGKILLs the server and waits for it to be gone: Redis down, connections reset. */
+export async function killRedis(redis: RunningRedis): Promise<void> {
+  if (redis.process.exitCode !== null || redis.process.signalCode !== null) return;
+  const exited = new Promise((r) => redis.process.once('exit', r));
+  redis.process.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Freezes the server (SIGSTOP): its sockets stay open and nothing answers, like a dead network
+ * path without a reset. thawRedis() resumes it; stop() on a frozen server would wait forever.
+ */
+export function freezeRedis(redis: RunningRedis): void {
+  redis.process.kill('SIGSTOP');
+}
+
+export function thawRedis(redis: RunningRedis): void {
+  if (redis.process.exitCode === null && redis.process.signalCode === null) redis.process.kill('SIGCONT');
+}

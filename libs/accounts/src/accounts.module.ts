@@ -45,7 +45,7 @@ export async function loadEncryptionKey(config: AppConfig): Promise<Buffer> {
     CopilotTokenService,
     AccountsService,
   ],
-  exports: [STATE_STORE, AccountsService, CopilotTokenService],
+  exports: [STATE_STORE, SecretBox, AccountsService, CopilotTokenService],
 })
 export class AccountsModule implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(

@@ -17,6 +17,14 @@ export interface Principal extends TokenOwner {
   expiresAt: number | null;
 }
 
+/** Why a passthrough token was refused: the error its next attempts get without a GitHub call. */
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  until: number;
+}
+
 interface CacheEntry {
   principal: Principal;
   /** A safety net under pub/sub invalidation: entries are re-read from the store after this. */
@@ -25,6 +33,11 @@ interface CacheEntry {
 }
 
 const TOUCH_MS = 60_000;
+/**
+ * A passthrough token GitHub refused (or whose login is not allowed) is refused from memory and
+ * from the store's neg:{sha256} for this long, without asking GitHub again.
+ */
+const REFUSED_TTL_MS = 60_000;
 /** While the store is unreachable, a cached key is served as it was and the store asked again after this. */
 const STALE_RETRY_MS = 1_000;
 
@@ -40,6 +53,10 @@ export interface IssuedKey {
 export class AccountsService {
   private readonly log = new Logger('Accounts');
   private readonly cache: Lru<string, CacheEntry>;
+  /** Refused passthrough tokens by sha256: kept apart, so made-up tokens never push out real keys. */
+  private readonly refused: Lru<string, Refusal>;
+  /** One check per passthrough token at a time, however many requests carry it. */
+  private readonly checking = new Map<string, Promise<Principal>>();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -50,6 +67,7 @@ export class AccountsService {
     private readonly metrics: MetricsService,
   ) {
     this.cache = new Lru(config.maxClientsCache);
+    this.refused = new Lru(config.maxClientsCache);
     store.subscribe((e) => {
       if (e.type === 'key.revoked') this.cache.deleteWhere((entry) => entry.principal.keyHash === e.hash);
       else if (e.type === 'account.deleted' || e.type === 'account.changed')
@@ -60,7 +78,11 @@ export class AccountsService {
 
   /** Bearer key → principal. Returns synchronously on a cache hit, which is the common case. */
   resolve(authorization: string | undefined): Principal | Promise<Principal> {
-    const key = parseBearer(authorization);
+    return this.resolveKey(parseBearer(authorization));
+  }
+
+  /** The key itself (from `Authorization: Bearer` or `x-api-key`) → principal. */
+  resolveKey(key: string): Principal | Promise<Principal> {
     // Keyed by the key itself, so a hit costs no hashing; events name keys by hash (deleteWhere).
     const hit = this.cache.get(key);
     const now = Date.now();
@@ -82,9 +104,11 @@ export class AccountsService {
   private async resolveSlow(key: string, stale: CacheEntry | undefined): Promise<Principal> {
     const hash = sha256(key);
     let principal: Principal;
+    let touchedAt = stale?.touchedAt ?? 0;
     if (isIssuedKeyFormat(key)) {
+      let lastUsedAt: string | null;
       try {
-        principal = await this.fromStore(hash);
+        ({ principal, lastUsedAt } = await this.fromStore(hash));
       } catch (err) {
         // Store unreachable: a key this process already knew keeps working as it was.
         if (!stale || !(err instanceof ApiError) || err.code !== 'store_unavailable') throw err;
@@ -92,29 +116,97 @@ export class AccountsService {
         this.metrics.storeFallbacks.inc({ what: 'key' });
         return stale.principal;
       }
+      // Used now, as seen from the store: a key used once per replica still shows when it was used.
+      const now = Date.now();
+      touchedAt = Math.max(touchedAt, lastUsedAt ? Date.parse(lastUsedAt) : 0);
+      if (now - touchedAt > TOUCH_MS) {
+        touchedAt = now;
+        this.store.patchKey(hash, { last_used_at: new Date(now).toISOString() }).catch(() => {});
+      }
     } else if (isGithubToken(key)) {
       if (!this.config.allowPassthrough)
         throw ApiError.unauthorized('GitHub tokens are not accepted as API keys here; use an issued key (sk-cgw-...)');
-      principal = {
-        keyId: `gh_${hash.slice(0, 24)}`,
-        keyHash: hash,
-        accountId: `gh_${hash.slice(0, 24)}`,
-        login: null,
-        passthrough: true,
-        expiresAt: null,
-        githubToken: async () => key,
-      };
-      this.metrics.keyCache.inc({ layer: 'passthrough' });
+      let check = this.checking.get(hash);
+      if (!check) {
+        check = this.checkPassthrough(key, hash).finally(() => this.checking.delete(hash));
+        this.checking.set(hash, check);
+      }
+      principal = await check;
+      touchedAt = Date.now();
     } else {
       this.metrics.keyCache.inc({ layer: 'miss' });
       throw ApiError.unauthorized('Incorrect API key provided');
     }
-    const now = Date.now();
-    this.cache.set(key, { principal, checkAt: now + this.config.keyRecheckMs, touchedAt: stale?.touchedAt ?? (principal.passthrough ? now : 0) });
+    this.cache.set(key, { principal, checkAt: Date.now() + this.config.keyRecheckMs, touchedAt });
     return principal;
   }
 
-  private async fromStore(hash: string): Promise<Principal> {
+  /**
+   * A raw GitHub token used as the key enters the key cache only once GitHub has accepted it: its
+   * login passes ALLOWED_GITHUB_LOGINS and it yields a Copilot token. A refusal is remembered by
+   * hash (here and in the store's neg:), so the same made-up token costs one GitHub call, not one
+   * per request, and any number of them never evicts a real key.
+   */
+  private async checkPassthrough(key: string, hash: string): Promise<Principal> {
+    this.throwIfRefused(this.refused.get(hash), hash);
+    const remembered = await this.store.getCache(`neg:${hash}`).catch(() => null);
+    if (remembered) {
+      try {
+        const refusal = JSON.parse(remembered) as Refusal;
+        this.refused.set(hash, refusal);
+        this.throwIfRefused(refusal, hash);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+      }
+    }
+    this.metrics.keyCache.inc({ layer: 'passthrough' });
+    const principal: Principal = {
+      keyId: `gh_${hash.slice(0, 24)}`,
+      keyHash: hash,
+      accountId: `gh_${hash.slice(0, 24)}`,
+      login: null,
+      passthrough: true,
+      expiresAt: null,
+      githubToken: async () => key,
+    };
+    try {
+      const allowed = this.config.allowedLogins;
+      if (allowed.length) {
+        const user = await this.client.getUser(key);
+        if (!isAllowedLogin(allowed, user.login))
+          throw new ApiError(403, `The GitHub account ${user.login} is not allowed to use this gateway`, 'permission_error', 'login_not_allowed');
+        principal.login = user.login;
+      }
+      await this.tokens.get(principal);
+    } catch (err) {
+      const refusal =
+        err instanceof ApiError ? err
+        : err instanceof ExchangeError ? err.toApiError()
+        : new ApiError(502, 'GitHub could not be asked about this token; try again shortly', 'upstream_error', 'github_unavailable');
+      // Only GitHub's definite answers are remembered; a network blip or a 5xx is not the token's fault.
+      if (refusal instanceof ApiError && (refusal.status === 401 || refusal.status === 403)) await this.refuse(hash, refusal);
+      throw refusal;
+    }
+    return principal;
+  }
+
+  private throwIfRefused(refusal: Refusal | undefined, hash: string) {
+    if (!refusal) return;
+    if (refusal.until <= Date.now()) {
+      this.refused.delete(hash);
+      return;
+    }
+    this.metrics.keyCache.inc({ layer: 'refused' });
+    throw new ApiError(refusal.status, refusal.message, refusal.status === 403 ? 'permission_error' : 'authentication_error', refusal.code);
+  }
+
+  private async refuse(hash: string, err: ApiError) {
+    const refusal: Refusal = { status: err.status, code: err.code ?? 'invalid_api_key', message: err.message, until: Date.now() + REFUSED_TTL_MS };
+    this.refused.set(hash, refusal);
+    await this.store.setCache(`neg:${hash}`, JSON.stringify(refusal), REFUSED_TTL_MS).catch(() => {});
+  }
+
+  private async fromStore(hash: string): Promise<{ principal: Principal; lastUsedAt: string | null }> {
     let record: KeyRecord | null;
     let account: AccountRecord | null = null;
     try {
@@ -138,7 +230,7 @@ export class AccountsService {
         'github_token_revoked',
       );
     const sealed = account.github_token;
-    return {
+    const principal: Principal = {
       keyId: record.id,
       keyHash: hash,
       accountId: account.id,
@@ -147,6 +239,7 @@ export class AccountsService {
       expiresAt: record.revoked_at ? Math.min(Date.parse(record.revoked_at), expiresAt ?? Infinity) : expiresAt,
       githubToken: async () => this.box.open(sealed),
     };
+    return { principal, lastUsedAt: record.last_used_at };
   }
 
   /**
@@ -240,13 +333,24 @@ export class AccountsService {
    * clients can be switched over without an outage.
    */
   async rotateKey(id: string, graceSeconds: number): Promise<{ issued: IssuedKey; replaced: KeyRecord; oldExpiresAt: string }> {
-    const old = await this.findKey(id);
-    const ended = (at: string | null) => at !== null && Date.parse(at) <= Date.now();
-    if (!old || ended(old.revoked_at) || ended(old.expires_at)) throw ApiError.notFound(`No active key ${id}`, 'key_not_found');
-    const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
-    const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining });
-    await this.revokeKey(old.hash, graceSeconds);
-    return { issued, replaced: old, oldExpiresAt: new Date(Date.now() + graceSeconds * 1000).toISOString() };
+    // One rotation of a key at a time, across replicas: two at once would both pass the check below.
+    const lock = await this.store.acquireLock(`rotate:${id}`, 10_000);
+    if (!lock) throw alreadyRotated(id, null);
+    try {
+      const old = await this.findKey(id);
+      const ended = (at: string | null) => at !== null && Date.parse(at) <= Date.now();
+      if (!old || ended(old.revoked_at) || ended(old.expires_at)) throw ApiError.notFound(`No active key ${id}`, 'key_not_found');
+      // A key in its grace window has a successor already; rotating it again would make a second
+      // one and push the old key's end out. Its successor is the key to rotate.
+      if (old.revoked_at) throw alreadyRotated(id, old.revoked_at);
+      const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
+      const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining });
+      const oldExpiresAt = old.expires_at && Date.parse(old.expires_at) < Date.now() + graceSeconds * 1000 ? old.expires_at : new Date(Date.now() + graceSeconds * 1000).toISOString();
+      await this.revokeKey(old.hash, (Date.parse(oldExpiresAt) - Date.now()) / 1000);
+      return { issued, replaced: old, oldExpiresAt };
+    } finally {
+      await this.store.releaseLock(`rotate:${id}`, lock).catch(() => {});
+    }
   }
 
   async deleteAccount(id: string): Promise<boolean> {
@@ -261,6 +365,16 @@ export class AccountsService {
     return this.cache.size;
   }
 }
+
+const alreadyRotated = (id: string, until: string | null) =>
+  new ApiError(
+    409,
+    until ? `Key ${id} was already rotated and ends at ${until}; rotate its successor instead` : `Key ${id} is being rotated right now`,
+    'invalid_request_error',
+    'key_already_rotated',
+  );
+
+export const isAllowedLogin = (allowed: string[], login: string) => allowed.some((a) => a.toLowerCase() === login.toLowerCase());
 
 function parseBearer(header: string | undefined): string {
   if (!header) throw ApiError.unauthorized('You did not provide an API key. Send it as "Authorization: Bearer <key>"', 'missing_api_key');

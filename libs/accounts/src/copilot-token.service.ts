@@ -4,6 +4,7 @@ import { InjectConfig, type AppConfig } from '#libs/config';
 import { ApiError, CopilotClient, ExchangeError, type CopilotToken } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
 import { SecretBox } from './crypto.js';
+import { QueueFull, Semaphore } from './semaphore.js';
 import { Lru } from './lru.js';
 import { STATE_STORE, type StateStore } from './store.js';
 
@@ -15,6 +16,12 @@ const EARLY_MS = 60_000;
  */
 const LOCK_TTL_MS = 5_000;
 const WAIT_FOR_OTHER_MS = 20_000;
+/**
+ * Token exchanges this process runs at once (each is a GitHub call): a flood of made-up
+ * passthrough tokens queues here instead of fanning out to GitHub. Past the queue's bound → 503.
+ */
+const MAX_CONCURRENT_EXCHANGES = 8;
+const MAX_QUEUED_EXCHANGES = 512;
 
 /** Whose Copilot token: a stored account, or a raw GitHub token used as the key (passthrough). */
 export interface TokenOwner {
@@ -38,6 +45,7 @@ const usable = (t: CopilotToken, now = Date.now()) => t.expiresAt * 1000 - EARLY
 export class CopilotTokenService {
   private readonly memory: Lru<string, Cached>;
   private readonly inflight = new Map<string, Promise<Cached>>();
+  private readonly exchanges = new Semaphore(MAX_CONCURRENT_EXCHANGES, MAX_QUEUED_EXCHANGES);
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -159,8 +167,10 @@ export class CopilotTokenService {
   private async exchange(owner: TokenOwner, opts: { storeDown?: boolean } = {}): Promise<Cached> {
     let token: CopilotToken;
     try {
-      token = await this.client.exchangeToken(await owner.githubToken());
+      token = await this.exchanges.run(async () => this.client.exchangeToken(await owner.githubToken()));
     } catch (err) {
+      if (err instanceof QueueFull)
+        throw ApiError.unavailable('Too many Copilot token exchanges are waiting; try again shortly', 'token_exchange_busy');
       const kind = err instanceof ExchangeError ? err.kind : 'transient';
       this.metrics.tokenExchanges.inc({ result: kind });
       if (!owner.passthrough && err instanceof ExchangeError) {

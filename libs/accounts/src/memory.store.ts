@@ -4,6 +4,14 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.js';
 
+/**
+ * Hit counters kept at most (one per client address and minute, say): past this, expired ones
+ * are swept and, if that is not enough, the oldest dropped, so a flood of addresses costs bounded
+ * memory.
+ */
+const MAX_COUNTERS = 100_000;
+const COUNTER_SWEEP_MS = 10_000;
+
 interface Persisted {
   version: 1;
   accounts: AccountRecord[];
@@ -20,6 +28,8 @@ export class MemoryStore implements StateStore {
   private readonly keys = new Map<string, KeyRecord>();
   private readonly cache = new Map<string, { value: string; expires: number }>();
   private readonly locks = new Map<string, { owner: string; expires: number }>();
+  private readonly counters = new Map<string, { hits: number; expires: number }>();
+  private nextCounterSweep = 0;
   private readonly events = new EventEmitter();
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
@@ -140,6 +150,37 @@ export class MemoryStore implements StateStore {
     if (held?.owner !== owner || held.expires <= Date.now()) return false;
     held.expires = Date.now() + ttlMs;
     return true;
+  }
+
+  async countHit(name: string, windowMs: number) {
+    const now = Date.now();
+    this.sweepCounters(now);
+    let c = this.counters.get(name);
+    if (!c || c.expires <= now) {
+      this.counters.delete(name);
+      c = { hits: 0, expires: now + windowMs };
+      this.counters.set(name, c);
+    }
+    return ++c.hits;
+  }
+
+  /** Expired counters go every few seconds, or at once when the map is full. */
+  private sweepCounters(now: number) {
+    if (now < this.nextCounterSweep && this.counters.size < MAX_COUNTERS) return;
+    this.nextCounterSweep = now + COUNTER_SWEEP_MS;
+    for (const [name, c] of this.counters) if (c.expires <= now) this.counters.delete(name);
+    // Still full of live ones: the oldest (first inserted) make room, a tenth at a time.
+    if (this.counters.size < MAX_COUNTERS) return;
+    let drop = this.counters.size - Math.floor(MAX_COUNTERS * 0.9);
+    for (const name of this.counters.keys()) {
+      if (drop-- <= 0) break;
+      this.counters.delete(name);
+    }
+  }
+
+  /** Hit counters held right now (a bound the tests check). */
+  get counterCount() {
+    return this.counters.size;
   }
 
   async publish(event: StoreEvent) {

@@ -6,6 +6,9 @@ const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 
 const EXTEND_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
+/** INCR, and the expiry set with the first hit, in one round trip (a counter never outlives its window). */
+const COUNT_HIT = `local n = redis.call('INCR', KEYS[1]) if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`;
+
 const PATCH_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) else return 0 end`;
 
 const toHash = (o: object) =>
@@ -134,6 +137,10 @@ export class RedisStore implements StateStore {
 
   async extendLock(name: string, owner: string, ttlMs: number) {
     return (await this.r.eval(EXTEND_IF_EQUAL, 1, `${this.k.prefix}lock:${name}`, owner, ttlMs)) === 1;
+  }
+
+  async countHit(name: string, windowMs: number) {
+    return Number(await this.r.eval(COUNT_HIT, 1, this.k.prefix + name, Math.max(1, Math.floor(windowMs))));
   }
 
   async publish(event: StoreEvent) {

@@ -72,6 +72,12 @@ export interface StateStore {
   /** Pushes the lock's expiry out while its owner still holds it; false when it was lost. */
   extendLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
 
+  /**
+   * Counts one hit on `name` and returns the count so far. The counter starts at the first hit
+   * and is gone `windowMs` later (a fixed window: put the window's number in the name).
+   */
+  countHit(name: string, windowMs: number): Promise<number>;
+
   publish(event: StoreEvent): Promise<void>;
   subscribe(handler: (event: StoreEvent) => void): void;
 

@@ -71,6 +71,19 @@ export const envSchema = z.object({
   UPSTREAM_HEADERS_TIMEOUT_MS: int(1).default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: int(1).default(300_000),
   BODY_LIMIT: byteSize.default(10 * 1024 * 1024),
+  REQUEST_BODY_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  CLIENT_STALL_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  DEVICE_START_LIMIT: int(1, 1_000_000).default(10),
+  TRUST_PROXY: z
+    .string()
+    .transform((v, ctx) => {
+      const s = v.trim().toLowerCase();
+      if (['false', '0', 'no', 'off'].includes(s)) return 0;
+      if (/^\d+$/.test(s) && Number(s) <= 32) return Number(s);
+      ctx.addIssue({ code: 'custom', message: 'must be false or a number of proxy hops (1, 2, …)' });
+      return z.NEVER;
+    })
+    .default(0),
   CORS_ORIGINS: list.default(['*']),
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(5_000),
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
@@ -100,6 +113,14 @@ export interface AppConfig {
   keyRecheckMs: number;
   upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number };
   bodyLimit: number;
+  /** a request body not fully received by then → 408, socket closed */
+  requestBodyTimeoutMs: number;
+  /** a stream the client has not drained for this long: upstream aborted, socket closed */
+  clientStallTimeoutMs: number;
+  /** POST /auth/device/start per client address per minute */
+  deviceStartLimit: number;
+  /** proxy hops whose X-Forwarded-For is believed (0: none) */
+  trustProxy: number;
   corsOrigins: string[];
   /** SIGTERM: readiness 503 at once, new connections refused after delayMs, open requests get drainMs */
   shutdown: { delayMs: number; drainMs: number };
@@ -163,6 +184,10 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
       bodyTimeoutMs: e.UPSTREAM_BODY_TIMEOUT_MS,
     },
     bodyLimit: e.BODY_LIMIT,
+    requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
+    clientStallTimeoutMs: e.CLIENT_STALL_TIMEOUT_MS,
+    deviceStartLimit: e.DEVICE_START_LIMIT,
+    trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, drainMs: e.DRAIN_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,

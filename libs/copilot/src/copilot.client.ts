@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { AppConfig } from '#libs/config';
 import { ApiError } from './api-error.js';
 import { describeNetworkError } from './upstream-errors.js';
@@ -77,6 +77,12 @@ export interface UpstreamCall {
   vision?: boolean;
   signal?: AbortSignal;
 }
+
+/**
+ * What undici holds of an answer the gateway has not consumed yet: a client that reads slowly
+ * pauses the upstream socket after this much, instead of letting a reply pile up in memory.
+ */
+const BODY_HIGH_WATER_MARK = 16 * 1024;
 
 /**
  * GitHub and Copilot over undici Pools, one per origin, so keep-alive connections are shared by
@@ -231,7 +237,24 @@ export class CopilotClient {
       'x-initiator': call.initiator ?? 'user',
     };
     if (call.vision) headers['copilot-vision-request'] = 'true';
-    return this.pool(url.origin).request({ method: call.method, path: base + call.path, headers, body: call.body, signal: call.signal });
+    // undici's headersTimeout starts once the request is on a connection; a request queued behind a
+    // full pool would wait without end. This deadline covers the queue and the headers together.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.config.upstream.headersTimeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
+    return this.pool(url.origin)
+      .request({ method: call.method, path: base + call.path, headers, body: call.body, signal, highWaterMark: BODY_HIGH_WATER_MARK })
+      .then(
+        (res) => {
+          clearTimeout(timer);
+          return res;
+        },
+        (err) => {
+          clearTimeout(timer);
+          if (deadline.signal.aborted && !call.signal?.aborted) throw new undiciErrors.HeadersTimeoutError('no answer from Copilot within UPSTREAM_HEADERS_TIMEOUT_MS');
+          throw err;
+        },
+      );
   }
 
   /** Open upstream connections per origin, as undici counts them (for /stats and the leak tests). */

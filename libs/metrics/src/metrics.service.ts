@@ -58,6 +58,12 @@ export class MetricsService {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly clientStalls = new Counter({
+    name: 'cgw_client_stalls_total',
+    help: 'Streams cut because the client did not read for CLIENT_STALL_TIMEOUT_MS (the upstream call is aborted)',
+    registers: [this.registry],
+  });
+
   readonly upstreamErrors = new Counter({
     name: 'cgw_upstream_errors_total',
     help: 'Failed Copilot calls, by upstream status (or network)',

@@ -10,6 +10,10 @@ export class RedisKeys {
   device = (deviceCode: string) => `${this.prefix}device:${deviceCode}`;
   rateLimit = (keyId: string) => `${this.prefix}rl:${keyId}`;
   models = (accountId: string) => `${this.prefix}models:${accountId}`;
+  /** a passthrough GitHub token that GitHub refused, by its sha256 (short TTL) */
+  negative = (sha256: string) => `${this.prefix}neg:${sha256}`;
+  /** device-flow starts of one client address in one minute */
+  deviceStarts = (address: string, minute: number) => `${this.prefix}dstart:${address}:${minute}`;
   events = () => `${this.prefix}events`;
   bullPrefix = () => `${this.prefix}bull`;
 }

@@ -121,11 +121,40 @@ export class RedisConnections implements OnModuleDestroy {
   private closing = false;
   private readonly log = new Logger('Redis');
 
-  /** Runs after BullMQ's own shutdown (its module is imported later, so destroyed first). */
+  /** Whether Redis answers a PING within the command timeout: decides whether closing waits for it. */
+  async reachable(): Promise<boolean> {
+    if (this.client.status !== 'ready') return false;
+    return this.client.ping().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Runs after the refresh worker has closed (RefreshProcessor closes it in its own onModuleDestroy,
+   * and RefreshModule is destroyed first). Never waits on Redis for long: a QUIT gets QUIT_MS, a
+   * connection that is not up is dropped at once (its QUIT would sit in the offline queue forever).
+   */
   async onModuleDestroy() {
     this.closing = true;
-    await Promise.allSettled([this.client, this.subscriber, ...this.queueConnections].map((c) => c.quit()));
+    await Promise.allSettled([this.client, this.subscriber, ...this.queueConnections].map(closeBounded));
   }
+}
+
+/** How long a QUIT may wait for Redis's answer before the connection is simply dropped. */
+const QUIT_MS = 500;
+
+async function closeBounded(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
+  let quit = false;
+  if (connection.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, QUIT_MS, false)));
+    quit = await Promise.race([connection.quit().then(() => true, () => false), late]);
+    clearTimeout(timer);
+  }
+  // Down, reconnecting or frozen: nothing left to flush; disconnect() also stops the reconnects.
+  if (!quit) connection.disconnect();
 }
 
 export const REDIS = Symbol('REDIS');

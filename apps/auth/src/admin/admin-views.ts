@@ -39,6 +39,8 @@ export const issuedView = ({ key, record }: IssuedKey) => ({
 type Json = Record<string, unknown>;
 
 export function objectBody(body: unknown): Json {
+  // No body at all (or an empty one sent as application/json, which counts as none).
+  if (body === undefined) throw ApiError.badRequest('The request body is empty; send a JSON object', null, 'invalid_body');
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw ApiError.badRequest('The request body must be a JSON object', null, 'invalid_body');
   return body as Json;
@@ -57,4 +59,25 @@ export function optionalSeconds(body: Json, field: string, min: number, max: num
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
     throw ApiError.badRequest(`'${field}' must be a whole number of seconds from ${min} to ${max}`, field, 'invalid_value');
   return v;
+}
+
+/**
+ * A GitHub token as the admin gave it. It goes into an Authorization header, so a space, a
+ * control character (CR/LF, NUL) or anything outside printable ASCII is refused here, before
+ * it reaches the HTTP client (which would throw) or GitHub.
+ */
+export function githubTokenField(body: Json): string {
+  const token = optionalString(body, 'github_token', 300);
+  if (!token) throw ApiError.badRequest("'github_token' is a required property", 'github_token', 'missing_required_parameter');
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw ApiError.badRequest("'github_token' must be a GitHub token: printable ASCII, no spaces or control characters", 'github_token', 'invalid_github_token');
+  return token;
+}
+
+/** The key named in a body (DELETE /auth/tokens {"api_key"}): kept out of URLs and their logs. */
+export function apiKeyField(body: Json): string {
+  const key = body.api_key;
+  if (key === undefined || key === null || key === '') throw ApiError.badRequest("'api_key' is a required property", 'api_key', 'missing_required_parameter');
+  if (typeof key !== 'string' || key.length > 500) throw ApiError.badRequest("'api_key' must be a string of at most 500 characters", 'api_key', 'invalid_type');
+  return key;
 }

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from 
 import { AccountsService, sha256 } from '#libs/accounts';
 import { ApiError, ExchangeError } from '#libs/copilot';
 import { AdminGuard } from './admin.guard.js';
-import { accountView, issuedView, keyView, objectBody, optionalSeconds, optionalString } from './admin-views.js';
+import { accountView, apiKeyField, githubTokenField, issuedView, keyView, objectBody, optionalSeconds, optionalString } from './admin-views.js';
 
 /** design.md §4, admin table: accounts and keys for ops, behind ADMIN_TOKEN. */
 @Controller('auth')
@@ -18,8 +18,7 @@ export class AdminController {
   /** Imports an account from a GitHub token (no browser) and issues its first key. */
   @Post('accounts')
   async createAccount(@Body() input: unknown) {
-    const githubToken = optionalString(objectBody(input), 'github_token', 300);
-    if (!githubToken) throw ApiError.badRequest("'github_token' is a required property", 'github_token', 'missing_required_parameter');
+    const githubToken = githubTokenField(objectBody(input));
     let account;
     try {
       account = await this.accounts.registerGithubToken(githubToken);
@@ -72,9 +71,21 @@ export class AdminController {
     return this.listKeys();
   }
 
+  /** Revocation by the key itself, named in the body: a URL ends up in proxy logs, a body does not. */
+  @Delete('tokens')
+  @HttpCode(204)
+  async revokeTokenInBody(@Body() input: unknown) {
+    await this.revokeByKey(apiKeyField(objectBody(input)));
+  }
+
+  /** The seed's form, key in the URL; kept for its users, DELETE /auth/tokens {api_key} preferred. */
   @Delete('tokens/:apiKey')
   @HttpCode(204)
   async revokeToken(@Param('apiKey') apiKey: string) {
+    await this.revokeByKey(apiKey);
+  }
+
+  private async revokeByKey(apiKey: string) {
     const hash = sha256(apiKey);
     const key = (await this.accounts.listKeys()).find((k) => k.hash === hash);
     if (!key) throw ApiError.notFound('No such key', 'key_not_found');

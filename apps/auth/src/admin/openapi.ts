@@ -49,13 +49,13 @@ export const OPENAPI = {
     '/auth/device': { get: { summary: 'The sign-in page (HTML)', responses: { '200': { description: 'text/html' } } } },
     '/auth/device/start': {
       post: {
-        summary: 'Start the GitHub device flow',
+        summary: 'Start the GitHub device flow (DEVICE_START_LIMIT per client address per minute)',
         responses: {
           '200': answer('Codes to show', {
             type: 'object',
             properties: { device_code: str, user_code: str, verification_uri: str, verification_uri_complete: str, expires_in: { type: 'integer' }, interval: { type: 'integer' } },
           }),
-          ...errors(502),
+          ...errors(429, 502),
         },
       },
     },
@@ -108,9 +108,17 @@ export const OPENAPI = {
     '/auth/keys/{id}': {
       delete: { summary: 'Revoke a key; every replica refuses it within 1 s', security: admin, parameters: idParam('id'), responses: { '204': answer('Revoked'), ...errors(401, 404) } },
     },
-    '/auth/tokens': { get: { summary: 'The keys (earlier route, kept)', security: admin, responses: { '200': answer('Keys'), ...errors(401, 404) } } },
+    '/auth/tokens': {
+      get: { summary: 'The keys (earlier route, kept)', security: admin, responses: { '200': answer('Keys'), ...errors(401, 404) } },
+      delete: {
+        summary: 'Revoke by the key itself, named in the body (keeps it out of URLs and proxy logs)',
+        security: admin,
+        requestBody: { required: true, ...json({ type: 'object', required: ['api_key'], properties: { api_key: str } }) },
+        responses: { '204': answer('Revoked'), ...errors(400, 401, 404) },
+      },
+    },
     '/auth/tokens/{api_key}': {
-      delete: { summary: 'Revoke by the key itself (earlier route, kept)', security: admin, parameters: idParam('api_key'), responses: { '204': answer('Revoked'), ...errors(401, 404) } },
+      delete: { summary: 'Revoke by the key itself in the URL (earlier route, kept; prefer DELETE /auth/tokens)', security: admin, parameters: idParam('api_key'), responses: { '204': answer('Revoked'), ...errors(401, 404) } },
     },
   },
 } as const;

@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '#libs/copilot';
 import { devicePage } from './device.page.js';
@@ -22,10 +22,11 @@ export class DeviceController {
       .send(devicePage(nonce));
   }
 
+  /** Limited per client address (DEVICE_START_LIMIT a minute); req.ip heeds TRUST_PROXY. */
   @Post('start')
   @HttpCode(200)
-  start() {
-    return this.device.start();
+  start(@Req() req: FastifyRequest) {
+    return this.device.start(req.ip);
   }
 
   @Get('poll')

@@ -1,20 +1,16 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { AccountsService, type Principal } from '#libs/accounts';
+import type { Principal } from '#libs/accounts';
+import { ApiError } from '#libs/copilot';
 
-/** Step 2 of the hot path: the bearer key becomes a principal (LRU, then the store). */
+/**
+ * The key was turned into a principal before the body was read (apps/gate.ts, onRequest); a
+ * handler of a keyed route without one is a route someone forgot to mark with KEY_ROUTE.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly accounts: AccountsService) {}
-
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
-    const resolved = this.accounts.resolve(req.headers.authorization);
-    if (resolved instanceof Promise)
-      return resolved.then((p) => {
-        req.principal = p;
-        return true;
-      });
-    req.principal = resolved;
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ principal?: Principal }>();
+    if (!req.principal) throw new ApiError(500, 'This route is not behind the key gate', 'server_error', 'internal_error');
     return true;
   }
 }

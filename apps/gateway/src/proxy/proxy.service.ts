@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { InjectConfig, type AppConfig } from '#libs/config';
-import { CopilotTokenService, STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
+import { CopilotTokenService, Lru, STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
 import {
   ApiError,
   CopilotClient,
@@ -38,6 +38,9 @@ class ClientGone extends Error {}
 @Injectable()
 export class ProxyService {
   private readonly log = new Logger('Proxy');
+  /** Model ids each account's /models listed, for metric labels (modelLabel). */
+  private readonly knownModels: Lru<string, { ids: Set<string>; until: number }>;
+  private readonly loadingModels = new Map<string, Promise<OpenAIModel[]>>();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -45,11 +48,14 @@ export class ProxyService {
     private readonly tokens: CopilotTokenService,
     private readonly client: CopilotClient,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.knownModels = new Lru(config.maxClientsCache);
+  }
 
   async chatCompletions(principal: Principal, body: unknown, raw: Buffer | undefined, reply: FastifyReply): Promise<void> {
     const chat = validateChat(body);
     const started = performance.now();
+    const label = this.modelLabel(principal, chat.model);
     const signal = abortOnHangup(reply);
     let res: Dispatcher.ResponseData;
     try {
@@ -63,7 +69,7 @@ export class ProxyService {
       });
       if (!chat.stream || !isEventStream(res.headers['content-type'])) {
         const answer = normalizeCompletion(await readJson(res, signal), chat.model, chat.n);
-        this.metrics.recordUsage(answer.model, answer.usage);
+        void label.then((model) => this.metrics.recordUsage(model, answer.usage));
         return void reply.send(answer);
       }
     } catch (err) {
@@ -83,15 +89,28 @@ export class ProxyService {
     const stream = new StreamTranslator(chat.model, chat.includeUsage, chat.n);
     let firstToken = true;
     // What arrives in one I/O turn leaves in one write, and the tail rides on end(): fewer
-    // syscalls, no added wait. A slow client pauses the upstream read, not the gateway's memory.
+    // syscalls, no added wait. A slow client pauses the upstream read, not the gateway's memory;
+    // one that has not drained for CLIENT_STALL_TIMEOUT_MS loses the stream, and the upstream
+    // connection it held goes back to the pool.
     let pending = '';
+    let stall: NodeJS.Timeout | null = null;
+    const cut = () => {
+      this.metrics.clientStalls.inc();
+      if (!res.body.destroyed) res.body.destroy(new Error('the client stopped reading'));
+      out.destroy();
+    };
     try {
       const flush = () => {
         const text = pending;
         pending = '';
-        if (text && !out.writableEnded && !out.write(text)) {
+        if (text && !out.writableEnded && !out.write(text) && !stall) {
           res.body.pause();
-          out.once('drain', () => res.body.resume());
+          stall = setTimeout(cut, this.config.clientStallTimeoutMs);
+          out.once('drain', () => {
+            clearTimeout(stall!);
+            stall = null;
+            res.body.resume();
+          });
         }
       };
       await new Promise<void>((resolve, reject) => {
@@ -100,7 +119,8 @@ export class ProxyService {
           if (!text) return;
           if (firstToken) {
             firstToken = false;
-            this.metrics.recordFirstToken(stream.model, (performance.now() - started) / 1000);
+            const seconds = (performance.now() - started) / 1000;
+            void label.then((model) => this.metrics.recordFirstToken(model, seconds));
           }
           if (!pending) setImmediate(flush);
           pending += text;
@@ -119,8 +139,14 @@ export class ProxyService {
       out.end(`${pending}data: ${JSON.stringify(failure.toJSON())}\n\ndata: [DONE]\n\n`);
       pending = '';
     } finally {
+      if (stall) clearTimeout(stall);
+      // The tail still waiting in the socket's buffer gets the same time to leave.
+      if (!out.writableFinished && !out.destroyed) {
+        const tail = setTimeout(cut, this.config.clientStallTimeoutMs);
+        out.once('close', () => clearTimeout(tail));
+      }
       this.metrics.activeStreams.dec();
-      this.metrics.recordUsage(stream.model, stream.usage);
+      void label.then((model) => this.metrics.recordUsage(model, stream.usage));
       if (!res.body.destroyed) res.body.destroy();
     }
   }
@@ -128,11 +154,34 @@ export class ProxyService {
   async listModels(principal: Principal): Promise<OpenAIModel[]> {
     const cacheKey = `models:${principal.accountId}`;
     const cached = await this.store.getCache(cacheKey).catch(() => null);
-    if (cached) return JSON.parse(cached) as OpenAIModel[];
-    const res = await this.send(principal, '', { method: 'GET', path: '/models' });
-    const models = normalizeModels(await readJson(res));
-    await this.store.setCache(cacheKey, JSON.stringify(models), this.config.modelCacheTtlSeconds * 1000).catch(() => {});
+    let models: OpenAIModel[];
+    if (cached) models = JSON.parse(cached) as OpenAIModel[];
+    else {
+      const res = await this.send(principal, '', { method: 'GET', path: '/models' });
+      models = normalizeModels(await readJson(res));
+      await this.store.setCache(cacheKey, JSON.stringify(models), this.config.modelCacheTtlSeconds * 1000).catch(() => {});
+    }
+    this.knownModels.set(principal.accountId, { ids: new Set(models.map((m) => m.id)), until: Date.now() + this.config.modelCacheTtlSeconds * 1000 });
     return models;
+  }
+
+  /**
+   * The `model` label of a request's metrics: the id when the account's /models lists it, else
+   * `other`, so made-up names cannot grow a series each. Known from the model list this process
+   * has seen; the first request of an account loads it alongside its own call, never before it.
+   */
+  private modelLabel(principal: Principal, model: string): Promise<string> {
+    const known = this.knownModels.get(principal.accountId);
+    if (known && known.until > Date.now()) return Promise.resolve(known.ids.has(model) ? model : 'other');
+    let loading = this.loadingModels.get(principal.accountId);
+    if (!loading) {
+      loading = this.listModels(principal).finally(() => this.loadingModels.delete(principal.accountId));
+      this.loadingModels.set(principal.accountId, loading);
+    }
+    return loading.then(
+      (models) => (models.some((m) => m.id === model) ? model : 'other'),
+      () => 'other',
+    );
   }
 
   async getModel(principal: Principal, id: string): Promise<OpenAIModel> {
@@ -146,9 +195,10 @@ export class ProxyService {
     // The encoding is the gateway's to honour (below); Copilot gets the request without it.
     const { encoding_format, ...rest } = body;
     const forward = encoding_format === undefined && raw ? raw : JSON.stringify(rest);
+    const label = this.modelLabel(principal, model);
     const res = await this.send(principal, model, { method: 'POST', path: '/embeddings', body: forward });
     const answer = normalizeEmbeddings(await readJson(res), model, encoding);
-    this.metrics.recordUsage(answer.model, answer.usage);
+    void label.then((m) => this.metrics.recordUsage(m, answer.usage));
     return answer;
   }
 

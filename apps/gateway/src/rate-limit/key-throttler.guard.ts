@@ -40,7 +40,13 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
       'rate_limit_error',
       'rate_limit_exceeded',
       null,
-      { 'retry-after': String(detail.timeToBlockExpire) },
+      // The same x-ratelimit-* an admitted request carries, so a client reads one set of headers.
+      {
+        'retry-after': String(detail.timeToBlockExpire),
+        'x-ratelimit-limit': String(detail.limit),
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(detail.timeToBlockExpire),
+      },
     );
   }
 }

@@ -2,34 +2,52 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { Lru } from '#libs/accounts';
 import type { RedisConnections } from '#libs/redis';
 
-/** Fixed window per key in one round trip: add, start the window on the first hit, report its rest. */
-const INCR_WINDOW = `
-local hits = redis.call('INCRBY', KEYS[1], ARGV[2])
-if hits == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+/**
+ * Fixed window per key, in one round trip: grant up to ARGV[2] admissions while the window has room
+ * (ARGV[3] is the limit), start the window on its first hit, report what is left of it. A window's
+ * count only grows, so once it reaches the limit every replica can refuse on its own until reset.
+ */
+const RESERVE = `
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[2]), math.max(0, tonumber(ARGV[3]) - hits))
+if grant > 0 then
+  hits = redis.call('INCRBY', KEYS[1], grant)
+  if hits == grant then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {hits, ttl}`;
+if ttl < 0 then
+  if hits > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+  ttl = tonumber(ARGV[1])
+end
+return {grant, hits, ttl}`;
 
 /**
- * Below this share of the limit a request does not wait for Redis: it is admitted on the count this
- * replica last saw plus its own unsent hits, which go to Redis in one INCRBY per key every
- * FLUSH_MS. Near the limit every request waits for Redis's count, so the limit holds; only more
- * than half a limit arriving on other replicas within one flush could slip past it.
+ * Admissions are reserved from Redis in batches and handed out here without a round trip. A batch
+ * is a sixteenth of what the window has left (at most MAX_BATCH), so far from the limit one round
+ * trip admits many requests, and near it every admission is its own reservation: no replica ever
+ * admits on a count that may be stale, and the limit holds exactly across replicas. What a replica
+ * reserved and did not use is lost with the window; that only ever admits fewer, never more.
+ * Requests that arrive while a reservation is on its way wait for it and share the next one.
  */
-const ADMIT_WITHOUT_WAITING = 0.5;
-const FLUSH_MS = 5;
+const BATCH_SHARE = 1 / 16;
+const MAX_BATCH = 64;
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
-type RateLimitCommand = (key: string, ttlMs: number, hits: number) => Promise<[number, number]>;
+type ReserveCommand = (key: string, ttlMs: number, want: number, limit: number) => Promise<[number, number, number]>;
 
 interface Window {
   redisKey: string;
-  ttl: number;
-  /** Redis's count at the last answer */
-  hits: number;
+  /** epoch ms when Redis's window ends; 0 until Redis has answered */
   resetAt: number;
-  /** admitted here, not yet added in Redis */
-  unsent: number;
+  /** Redis's count at its last answer: admissions reserved by every replica */
+  hits: number;
+  /** reserved here and not handed out yet */
+  tokens: number;
+  /** Redis said the window is full: refuse here until resetAt */
+  full: boolean;
+  reserving: Promise<void> | null;
+  /** requests waiting for the reservation in flight */
+  waiting: number;
 }
 
 /**
@@ -54,9 +72,7 @@ class LocalWindows {
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly windows: Lru<string, Window>;
   private readonly local: LocalWindows;
-  private readonly incr: RateLimitCommand;
-  private readonly dirty = new Set<Window>();
-  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly reserve: ReserveCommand;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -65,64 +81,68 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     private readonly onFallback: () => void = () => {},
   ) {
     this.local = new LocalWindows(maxKeys);
-    redis.client.defineCommand('cgwRateLimit', { numberOfKeys: 1, lua: INCR_WINDOW });
-    const client = redis.client as unknown as { cgwRateLimit: RateLimitCommand };
-    this.incr = (key, ttl, hits) => client.cgwRateLimit(key, ttl, hits);
+    redis.client.defineCommand('cgwRateReserve', { numberOfKeys: 1, lua: RESERVE });
+    const client = redis.client as unknown as { cgwRateReserve: ReserveCommand };
+    this.reserve = (key, ttl, want, limit) => client.cgwRateReserve(key, ttl, want, limit);
     this.windows = new Lru(maxKeys);
   }
 
-  increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
-    if (!this.redis.available) return Promise.resolve(this.fallback(key, ttl, limit));
-    const now = Date.now();
-    const w = this.windows.get(key);
-    if (w && w.resetAt > now && w.hits + w.unsent + 1 <= limit * ADMIT_WITHOUT_WAITING) {
-      w.unsent++;
-      this.dirty.add(w);
-      this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
-      return Promise.resolve(record(w.hits + w.unsent, w.resetAt - now, limit));
+  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    if (!this.redis.available) return this.fallback(key, ttl, limit);
+    let w = this.windows.get(key);
+    if (!w || (w.resetAt && w.resetAt <= Date.now() && !w.reserving)) {
+      w = { redisKey: this.redis.keys.rateLimit(key), resetAt: 0, hits: 0, tokens: 0, full: false, reserving: null, waiting: 0 };
+      this.windows.set(key, w);
     }
-    const redisKey = this.redis.keys.rateLimit(key);
-    const add = 1 + (w?.unsent ?? 0);
-    if (w) w.unsent = 0;
-    return this.incr(redisKey, ttl, add).then(
-      ([hits, pttl]) => {
-        const fresh = this.windows.get(key);
-        if (fresh && fresh.resetAt > now) this.update(fresh, hits, pttl);
-        else this.windows.set(key, { redisKey, ttl, hits, resetAt: Date.now() + pttl, unsent: 0 });
-        return record(hits, pttl, limit);
-      },
-      () => this.fallback(key, ttl, limit),
-    );
+    for (;;) {
+      const now = Date.now();
+      if (w.resetAt > now) {
+        if (w.tokens > 0) {
+          w.tokens--;
+          return record(w.hits - w.tokens, w.resetAt - now, limit, false);
+        }
+        if (w.full) return record(limit + 1, w.resetAt - now, limit, true);
+      } else if (w.resetAt) {
+        // The window ended while requests waited: start over with Redis's next one.
+        Object.assign(w, { resetAt: 0, hits: 0, tokens: 0, full: false });
+      }
+      if (w.reserving) {
+        w.waiting++;
+        await w.reserving;
+        w.waiting--;
+        if (!this.windows.get(key)) this.windows.set(key, w);
+        continue;
+      }
+      const want = Math.max(1 + w.waiting, Math.min(MAX_BATCH, Math.floor((limit - w.hits) * BATCH_SHARE)));
+      const window = w;
+      let failed = false;
+      w.reserving = this.reserve(w.redisKey, ttl, want, limit).then(
+        ([granted, hits, pttl]) => {
+          window.tokens += granted;
+          window.hits = hits;
+          window.full = granted < want;
+          window.resetAt = Date.now() + pttl;
+        },
+        () => {
+          failed = true;
+        },
+      );
+      await w.reserving;
+      w.reserving = null;
+      if (failed) {
+        this.windows.delete(key); // Redis's count is unknown now: ask it again once it is back
+        return this.fallback(key, ttl, limit);
+      }
+    }
   }
 
   private fallback(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
-    this.windows.delete(key); // Redis's count is unknown now: ask it again once it is back
     this.onFallback();
     return this.local.increment(key, ttl, limit);
   }
-
-  private flush() {
-    this.flushTimer = null;
-    for (const w of this.dirty) {
-      const add = w.unsent;
-      w.unsent = 0;
-      if (add === 0) continue;
-      this.incr(w.redisKey, w.ttl, add).then(
-        ([hits, pttl]) => this.update(w, hits, pttl),
-        () => (w.resetAt = 0), // unknown count: the next request waits for Redis
-      );
-    }
-    this.dirty.clear();
-  }
-
-  private update(w: Window, hits: number, pttl: number) {
-    w.hits = Math.max(w.hits, hits);
-    w.resetAt = Date.now() + pttl;
-  }
 }
 
-function record(hits: number, pttl: number, limit: number): ThrottlerStorageRecord {
+function record(hits: number, pttl: number, limit: number, blocked = hits > limit): ThrottlerStorageRecord {
   const seconds = Math.max(1, Math.ceil(pttl / 1000));
-  const blocked = hits > limit;
   return { totalHits: hits, timeToExpire: seconds, isBlocked: blocked, timeToBlockExpire: blocked ? seconds : 0 };
 }
