@@ -65,7 +65,11 @@ function boundCloseHooks(app: NestFastifyApplication, steps: ShutdownSteps) {
         const original = instance[hook];
         if (typeof original !== 'function') continue;
         const name = `${instance.constructor?.name ?? String(wrapper.name)}.${hook}`;
-        instance[hook] = (...args: unknown[]) => steps.run(name, () => original.apply(instance, args), STEP_MS);
+        try {
+          instance[hook] = (...args: unknown[]) => steps.run(name, () => original.apply(instance, args), STEP_MS);
+        } catch {
+          // A frozen instance keeps its hook as it is; the watchdog still bounds it.
+        }
       }
     }
   }

@@ -281,3 +281,35 @@ describe('the rate limit is exact across replicas (item 9)', () => {
     }
   });
 });
+
+describe('rotating a key already in its grace window (item 8)', () => {
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`${auth.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const newKey = async () => {
+    const accountId = (await (await admin('/auth/accounts')).json()).data[0].id;
+    return (await (await admin('/auth/keys', { method: 'POST', body: JSON.stringify({ account_id: accountId }) })).json()) as { id: string; key: string };
+  };
+
+  it('answers 409 and neither makes a second successor nor extends the grace', async () => {
+    const old = await newKey();
+    const first = await admin(`/auth/keys/${old.id}/rotate`, { method: 'POST', body: JSON.stringify({ grace_seconds: 3 }) });
+    expect(first.status).toBe(201);
+    const { old_key_expires_at: ends } = await first.json();
+    const again = await admin(`/auth/keys/${old.id}/rotate`, { method: 'POST', body: JSON.stringify({ grace_seconds: 86_400 }) });
+    expect(again.status).toBe(409);
+    expect((await again.json()).error).toMatchObject({ code: 'key_already_rotated', type: 'invalid_request_error' });
+    const keys = (await (await admin('/auth/keys')).json()).data as { id: string; revoked_at: string | null; name: string | null }[];
+    expect(keys.find((k) => k.id === old.id)!.revoked_at).toBe(ends);
+    expect(Date.parse(ends) - Date.now()).toBeLessThanOrEqual(3000);
+    const successors = keys.filter((k) => k.id !== old.id && k.revoked_at === null);
+    expect(successors.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lets exactly one of five concurrent rotations through', async () => {
+    const old = await newKey();
+    const before = (await (await admin('/auth/keys')).json()).data.length;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => admin(`/auth/keys/${old.id}/rotate`, { method: 'POST', body: '{"grace_seconds":60}' })));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect((await (await admin('/auth/keys')).json()).data.length).toBe(before + 1);
+  });
+});

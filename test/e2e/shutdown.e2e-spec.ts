@@ -63,10 +63,17 @@ async function openStream(p: AppProcess) {
 async function sigtermWith(
   role: Role,
   state: RedisState,
-  opts: { inflight?: (p: AppProcess) => Promise<{ rest: Promise<string> }>; twice?: boolean; env?: Record<string, string>; name?: string } = {},
+  opts: {
+    inflight?: (p: AppProcess) => Promise<{ rest?: Promise<string> } | void>;
+    twice?: boolean;
+    env?: Record<string, string>;
+    name?: string;
+    upstream?: FakeCopilot;
+  } = {},
 ) {
+  const upstream = opts.upstream ?? fake;
   const redis = await startRedis();
-  const env = clusterEnv(redis.url, fake.url, { SHUTDOWN_DELAY_MS: String(DELAY_MS), DRAIN_TIMEOUT_MS: String(DRAIN_MS), ...opts.env });
+  const env = clusterEnv(redis.url, upstream.url, { SHUTDOWN_DELAY_MS: String(DELAY_MS), DRAIN_TIMEOUT_MS: String(DRAIN_MS), ...opts.env });
   const p = await startProcess(role, env);
   try {
     // Every worker up, so the signal finds each one serving.
@@ -74,7 +81,7 @@ async function sigtermWith(
     if (role !== 'gateway') {
       // An account, so the refresh worker has a job queued when Redis goes away.
       const token = `ghu_${randomBytes(18).toString('hex')}`;
-      fake.addUser(token, { login: `u${randomBytes(3).toString('hex')}`, id: 7000 });
+      upstream.addUser(token, { login: `u${randomBytes(3).toString('hex')}`, id: 7000 });
       await registerAccount(p.url, token);
     }
     const work = await opts.inflight?.(p);
@@ -146,6 +153,30 @@ describe('SIGTERM exits within SHUTDOWN_DELAY_MS + DRAIN_TIMEOUT_MS + 5 s, whate
     expect(outcome.exit_ms!).toBeLessThan(DELAY_MS + STREAM_DRAIN_MS);
     expect(output).not.toContain('drain timeout');
   }, 30_000);
+
+  for (const state of ['healthy', 'frozen'] as const) {
+    it.concurrent(`auth, a refresh job waiting on GitHub, Redis ${state}: the job gets a moment, then the close is forced`, async () => {
+      // Its own upstream: tokens that are due at once, and an exchange that hangs for the job.
+      const slow = await startFake({ tokenTtlSeconds: 62 });
+      try {
+        const { outcome, output } = await sigtermWith('auth', state, {
+          upstream: slow,
+          name: `auth_refresh_job_running_redis_${state}`,
+          inflight: async () => {
+            const before = slow.counters.exchanges;
+            slow.options.exchangeDelayMs = 60_000;
+            for (let i = 0; i < 200 && slow.counters.exchanges === before; i++) await new Promise((r) => setTimeout(r, 50));
+            expect(slow.counters.exchanges, 'the refresh job never reached GitHub').toBe(before + 1);
+          },
+        });
+        expect(outcome.exit_ms, `still running ${BOUND_MS + 1500} ms after SIGTERM:\n${output}`).not.toBeNull();
+        expect(outcome.exit_ms!).toBeLessThanOrEqual(BOUND_MS);
+        expect(outcome.code, output).toBe(0);
+      } finally {
+        await slow.stop();
+      }
+    }, 30_000);
+  }
 
   it.concurrent('all, Redis frozen', async () => {
     const { outcome, output } = await sigtermWith('all', 'frozen');

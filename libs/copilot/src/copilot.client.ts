@@ -271,9 +271,17 @@ export class CopilotClient {
     return this.close();
   }
 
+  /** Lets requests in flight finish for up to a second, then cuts what is left (shutdown must end). */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
+    const pools = [...this.pools.values()];
     this.pools.clear();
+    await Promise.allSettled(
+      pools.map(async (p) => {
+        const timer = setTimeout(() => p.destroy().catch(() => {}), 1000);
+        await p.close().catch(() => {});
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 

@@ -39,32 +39,55 @@ export class RefreshProcessor extends WorkerHost implements OnModuleDestroy {
     this.log.warn(`account ${job.data.accountId}: refresh attempt ${job.attemptsMade} of ${attempts} failed (${err.message}); ${next}`);
   }
 
+  /** The jobs this process is running now, so closing can give them a moment, and no more. */
+  private readonly running = new Set<Promise<unknown>>();
+
   async process(job: Job<{ accountId: string }>) {
-    const token = await this.refresher.refresh(job.data.accountId);
-    if (token) await this.scheduler.schedule(job.data.accountId, refreshDelayMs(token), String(token.expiresAt));
+    const run = this.renew(job.data.accountId);
+    this.running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  private async renew(accountId: string) {
+    const token = await this.refresher.refresh(accountId);
+    if (token) await this.scheduler.schedule(accountId, refreshDelayMs(token), String(token.expiresAt));
     return { renewed: token !== null };
   }
 
   /**
    * Closes the worker before the Redis connections go (BullMQ's own close comes later, in
-   * onApplicationShutdown, and would find them gone). Its connections wait for Redis forever
-   * (maxRetriesPerRequest: null), so: forced at once when Redis does not answer a PING, and cut
-   * short after CLOSE_MS when a running job or Redis holds a graceful close up. A job cut short is
-   * not lost: its lock lapses within 10 s and a replica's stalled check runs it again.
+   * onApplicationShutdown, and would find them gone). A graceful close waits for the running job
+   * and for Redis, both without limit (the connections have maxRetriesPerRequest: null), so a job
+   * gets JOB_GRACE_MS to finish while Redis answers, and then the close is forced. A job cut short
+   * is not lost: its lock lapses within 10 s and a replica's stalled check runs it again.
    */
   async onModuleDestroy() {
     const worker = this.worker;
-    const force = !(await this.redis.reachable());
-    const closed = worker.close(force).then(() => true, () => true);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, CLOSE_MS, false)));
-    const done = await Promise.race([closed, late]);
-    clearTimeout(timer);
-    if (done) return;
-    this.log.warn(`refresh worker not closed after ${CLOSE_MS} ms (a job running, or Redis not answering): dropping its connections`);
-    await Promise.race([worker.disconnect().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
+    const reachable = await this.redis.reachable();
+    if (reachable && this.running.size) await within(Promise.allSettled([...this.running]), JOB_GRACE_MS);
+    const force = !reachable || this.running.size > 0;
+    if (await within(worker.close(force).catch(() => {}), CLOSE_MS)) return;
+    this.log.warn(`refresh worker not closed after ${CLOSE_MS} ms: dropping its connections`);
+    await within(worker.disconnect().catch(() => {}), CLOSE_MS);
   }
 }
 
-/** How long a graceful close of the worker may take (it waits for the job running, if any). */
-const CLOSE_MS = 1500;
+/** How long a running refresh job may hold the shutdown up (it is usually one GitHub call). */
+const JOB_GRACE_MS = 1000;
+/** A close that still waits on something after this is not going to finish. */
+const CLOSE_MS = 1000;
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
