@@ -96,7 +96,8 @@ describe('clients that stop reading a stream', () => {
       expect(JSON.parse(waiting.body).error.code).toBe('upstream_timeout');
       expect(waitedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 1500);
       // The gateway gives up on them: their upstream calls are aborted, their sockets closed.
-      const cutAfter = await waitFor(() => fake.counters.streamsCancelled - cancelledBefore === 4, STALL_MS + 3000);
+      // (Generous: under a loaded CI box filling the kernel's buffers before the stall takes a while.)
+      const cutAfter = await waitFor(() => fake.counters.streamsCancelled - cancelledBefore >= 4, STALL_MS + 10_000);
       const tails = await Promise.all(stalled.map((s) => s.drainedToClose()));
       for (const tail of tails) expect(tail).not.toContain('[DONE]');
       expect((await chat(gw.url, other)).status).toBe(200);
@@ -107,7 +108,7 @@ describe('clients that stop reading a stream', () => {
     } finally {
       await gw.kill();
     }
-  });
+  }, 40_000);
 
   it('hold bounded memory: 50 non-reading 16 MiB streams', async () => {
     const gw = await startProcess('gateway', clusterEnv(redis.url, fake.url, { CLIENT_STALL_TIMEOUT_MS: String(STALL_MS), RATE_LIMIT_REQUESTS: '100000' }));
@@ -135,5 +136,5 @@ describe('clients that stop reading a stream', () => {
     } finally {
       await gw.kill();
     }
-  });
+  }, 40_000);
 });
