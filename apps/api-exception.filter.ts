@@ -3,6 +3,8 @@ import type { FastifyReply } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiError, type ApiErrorType } from '#libs/copilot';
+import { errorBody } from '#libs/dialects';
+import { dialectOf } from './gate.js';
 
 const TYPE_BY_STATUS: Record<number, ApiErrorType> = {
   401: 'authentication_error',
@@ -46,7 +48,7 @@ export function toApiError(exception: unknown): ApiError {
   return new ApiError(500, 'The gateway failed to handle this request', 'server_error', 'internal_error');
 }
 
-/** Every error leaves as OpenAI error JSON: {"error":{"message","type","param","code"}}. */
+/** Every error leaves in the route's dialect: OpenAI's {"error":{"message","type","param","code"}}, or Anthropic's. */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   constructor(
@@ -63,7 +65,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    const send = () => void reply.status(error.status).headers(error.headers).send(error.toJSON());
+    const send = () => void reply.status(error.status).headers(error.headers).send(errorBody(dialectOf(reply.request), error));
     if (error.status === 413 && !reply.request.raw.complete) discardRest(reply.request.raw, this.bodyLimit, send);
     else send();
   }

@@ -1,9 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountsService, type Principal } from '#libs/accounts';
 import { ApiError } from '#libs/copilot';
+import { errorBody, type Dialect } from '#libs/dialects';
 
-/** Fastify route config of a route that needs an API key: `@RouteConfig(KEY_ROUTE)` on the handler. */
-export const KEY_ROUTE = { gate: 'key' } as const;
+/**
+ * Fastify route config of a route that needs an API key, in the dialect its errors are written
+ * in: `@RouteConfig(keyRoute('anthropic'))` on the handler.
+ */
+export const keyRoute = (dialect: Dialect = 'openai') => ({ gate: 'key', dialect }) as const;
+export const KEY_ROUTE = keyRoute();
+
+/** The dialect a route writes its errors in (route config; OpenAI's by default). */
+export const dialectOf = (req: FastifyRequest): Dialect | undefined => (req.routeOptions?.config as { dialect?: Dialect } | undefined)?.dialect;
 
 type GatedRequest = FastifyRequest & { principal?: Principal };
 
@@ -64,5 +72,5 @@ const hasBody = (req: FastifyRequest) =>
 function refuse(reply: FastifyReply, err: unknown) {
   const error = err instanceof ApiError ? err : ApiError.unavailable('The key could not be checked; try again shortly', 'store_unavailable');
   if (hasBody(reply.request)) reply.header('connection', 'close');
-  void reply.status(error.status).headers(error.headers).send(error.toJSON());
+  void reply.status(error.status).headers(error.headers).send(errorBody(dialectOf(reply.request), error));
 }

@@ -54,7 +54,7 @@ describe('non-stream chat completions', () => {
     await gw.post('/v1/chat/completions', chatBody(), key);
     expect(fake.lastHeaders['x-initiator']).toBe('user');
     expect(fake.lastHeaders['copilot-vision-request']).toBeUndefined();
-    expect(fake.lastHeaders['editor-version']).toBe('vscode/1.99.3');
+    expect(fake.lastHeaders['editor-version']).toBe(gw.config.identity.editorVersion);
     expect(fake.lastHeaders['copilot-integration-id']).toBe('vscode-chat');
     expect(fake.lastHeaders['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     await gw.post(

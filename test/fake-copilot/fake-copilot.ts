@@ -8,6 +8,12 @@ import type { AddressInfo } from 'node:net';
  * events split at arbitrary bytes, "\r\n" line ends, usage riding on the finish chunk, Claude
  * splitting choices, duplicate model ids, 401 on stale tokens, 429 with Retry-After. Counters let
  * tests assert what reached "GitHub".
+ *
+ * Also: `/models` entries with supported_endpoints, limits, thinking budgets and billing; Anthropic's
+ * `POST /v1/messages` for the models that list it (see `messages()` for its knobs); reasoning_text /
+ * reasoning_opaque on Claude chat with a thinking_budget; late usage, cached tokens and
+ * copilot_usage on request (`fake_usage`) or by option; 466 for an outdated editor-version
+ * (`requireEditorVersion`); `initiators`, the x-initiator of every model call.
  */
 
 export interface FakeUser {
@@ -40,16 +46,138 @@ export interface FakeOptions {
   crlf?: boolean;
   /** the device flow's polling interval (GitHub: 5) */
   deviceIntervalSeconds?: number;
+  /**
+   * Every Copilot API call (models, chat, embeddings, messages) whose `editor-version` is not this
+   * exact value answers HTTP 466 `specified API version is no longer supported` (an outdated client
+   * identity). Mutable at run time through `fake.options`.
+   */
+  requireEditorVersion?: string;
+  /**
+   * Chat streams send usage LATE: the finish_reason chunk without usage, then a last chunk
+   * `{choices:[],usage}` before [DONE]. Per request: `fake_usage: {late: true}` in the chat body.
+   */
+  lateUsage?: boolean;
+  /**
+   * Report this many cached prompt tokens on every call (chat `usage.prompt_tokens_details.cached_tokens`,
+   * messages `usage.cache_read_input_tokens`). Without it, calls carrying a cache hint
+   * (`cache_control` / `copilot_cache_control` on a message, block, system block or tool) report
+   * CACHE_HIT_TOKENS of their 12 prompt tokens as cached, and others none. Per request:
+   * `fake_usage: {cached_tokens: N}`.
+   */
+  cachedTokens?: number;
+  /** Add `copilot_usage: {total_nano_aiu: N}` to chat usage. Per request: `fake_usage: {total_nano_aiu: N}`. */
+  nanoAiu?: number;
 }
 
-export const FAKE_MODELS = [
-  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat' },
-  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat' },
-  { id: 'gpt-4.1', vendor: 'Azure OpenAI', type: 'chat' },
-  { id: 'claude-sonnet-4', vendor: 'Anthropic', type: 'chat' },
-  { id: 'o3-mini', vendor: 'Azure OpenAI', type: 'chat' },
-  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings' },
-  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings' },
+/** Prompt tokens every fake call reports, and how many of them count as cached when the request asks for caching. */
+export const PROMPT_TOKENS = 12;
+export const CACHE_HIT_TOKENS = 8;
+/** The anthropic-beta values Copilot's /v1/messages accepts; any other answers 400. */
+export const ACCEPTED_ANTHROPIC_BETAS = ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27', 'advanced-tool-use-2025-11-20'];
+
+/** One Copilot model call as it arrived (after auth, header and version checks), for counting premium requests. */
+export interface InitiatorRecord {
+  route: 'chat' | 'messages' | 'embeddings';
+  model: string | undefined;
+  /** the `x-initiator` header (`user` | `agent`), undefined when absent */
+  initiator: string | undefined;
+  /** the `x-interaction-type` header, undefined when absent */
+  interaction: string | undefined;
+  /** the `openai-intent` header, undefined when absent */
+  intent: string | undefined;
+}
+
+export interface FakeModel {
+  id: string;
+  vendor: string;
+  type: 'chat' | 'embeddings';
+  /** what /models lists as `supported_endpoints` (absent: the field is left out, as for embeddings) */
+  endpoints?: string[];
+  tokenizer?: 'o200k_base' | 'cl100k_base';
+  limits?: { max_context_window_tokens?: number; max_output_tokens?: number; max_prompt_tokens?: number; max_non_streaming_output_tokens?: number; max_inputs?: number };
+  supports?: Record<string, unknown>;
+  billing?: { is_premium: boolean; multiplier: number; restricted_to?: string[] };
+}
+
+const GPT_SUPPORTS = { streaming: true, tool_calls: true, parallel_tool_calls: true, vision: true, structured_outputs: true };
+const CLAUDE_SUPPORTS = { streaming: true, tool_calls: true, parallel_tool_calls: true, vision: true, max_thinking_budget: 32000, min_thinking_budget: 1024, adaptive_thinking: false };
+const CHAT = ['/chat/completions'];
+const CLAUDE = ['/v1/messages', '/chat/completions'];
+const RESPONSES = ['/responses'];
+const GPT_LIMITS = { max_context_window_tokens: 128000, max_output_tokens: 16384, max_prompt_tokens: 64000, max_non_streaming_output_tokens: 16384 };
+const FREE = { is_premium: false, multiplier: 0 };
+
+/**
+ * What `/models` lists, in this order (duplicate ids included, as Copilot sends them). Claude
+ * models take `/v1/messages` and `/chat/completions`; `gpt-5-codex` and `gpt-5.4` only
+ * `/responses` (which the fake does not serve yet: chat answers them `unsupported_api_for_model`).
+ */
+export const FAKE_MODELS: FakeModel[] = [
+  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat', endpoints: CHAT, tokenizer: 'o200k_base', limits: { ...GPT_LIMITS, max_output_tokens: 4096, max_non_streaming_output_tokens: 4096 }, supports: GPT_SUPPORTS, billing: FREE },
+  { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat', endpoints: CHAT, tokenizer: 'o200k_base', limits: { ...GPT_LIMITS, max_output_tokens: 4096, max_non_streaming_output_tokens: 4096 }, supports: GPT_SUPPORTS, billing: FREE },
+  { id: 'gpt-4.1', vendor: 'Azure OpenAI', type: 'chat', endpoints: CHAT, tokenizer: 'o200k_base', limits: GPT_LIMITS, supports: GPT_SUPPORTS, billing: FREE },
+  {
+    id: 'claude-sonnet-4',
+    vendor: 'Anthropic',
+    type: 'chat',
+    endpoints: CLAUDE,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 216000, max_output_tokens: 16000, max_prompt_tokens: 128000, max_non_streaming_output_tokens: 16000 },
+    supports: CLAUDE_SUPPORTS,
+    billing: { is_premium: true, multiplier: 1 },
+  },
+  {
+    id: 'o3-mini',
+    vendor: 'Azure OpenAI',
+    type: 'chat',
+    endpoints: CHAT,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 200000, max_output_tokens: 100000, max_prompt_tokens: 64000, max_non_streaming_output_tokens: 100000 },
+    supports: { streaming: true, tool_calls: true, structured_outputs: true, reasoning_effort: ['low', 'medium', 'high'] },
+    billing: { is_premium: true, multiplier: 0.33 },
+  },
+  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings', tokenizer: 'cl100k_base', limits: { max_prompt_tokens: 64000, max_inputs: 512 }, supports: { dimensions: true }, billing: FREE },
+  { id: 'text-embedding-3-small', vendor: 'Azure OpenAI', type: 'embeddings', tokenizer: 'cl100k_base', limits: { max_prompt_tokens: 64000, max_inputs: 512 }, supports: { dimensions: true }, billing: FREE },
+  {
+    id: 'claude-haiku-4.5',
+    vendor: 'Anthropic',
+    type: 'chat',
+    endpoints: CLAUDE,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 144000, max_output_tokens: 16000, max_prompt_tokens: 128000, max_non_streaming_output_tokens: 16000 },
+    supports: CLAUDE_SUPPORTS,
+    billing: { is_premium: true, multiplier: 0.33 },
+  },
+  {
+    id: 'claude-opus-4.1',
+    vendor: 'Anthropic',
+    type: 'chat',
+    endpoints: CLAUDE,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 80000, max_output_tokens: 16000, max_prompt_tokens: 80000, max_non_streaming_output_tokens: 16000 },
+    supports: { ...CLAUDE_SUPPORTS, parallel_tool_calls: false },
+    billing: { is_premium: true, multiplier: 10, restricted_to: ['pro_plus', 'business', 'enterprise'] },
+  },
+  {
+    id: 'gpt-5-codex',
+    vendor: 'OpenAI',
+    type: 'chat',
+    endpoints: RESPONSES,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 400000, max_output_tokens: 128000, max_prompt_tokens: 272000, max_non_streaming_output_tokens: 128000 },
+    supports: { streaming: true, tool_calls: true, parallel_tool_calls: true, vision: true, structured_outputs: true, reasoning_effort: ['low', 'medium', 'high'] },
+    billing: { is_premium: true, multiplier: 1 },
+  },
+  {
+    id: 'gpt-5.4',
+    vendor: 'OpenAI',
+    type: 'chat',
+    endpoints: RESPONSES,
+    tokenizer: 'o200k_base',
+    limits: { max_context_window_tokens: 400000, max_output_tokens: 128000, max_prompt_tokens: 272000, max_non_streaming_output_tokens: 128000 },
+    supports: { streaming: true, tool_calls: true, parallel_tool_calls: true, vision: true, structured_outputs: true, reasoning_effort: ['low', 'medium', 'high', 'xhigh'] },
+    billing: { is_premium: true, multiplier: 1 },
+  },
 ];
 
 const GITHUB_TOKEN = /^(ghu_|gho_|ghp_|ghs_|github_pat_)/;
@@ -96,7 +224,19 @@ export class FakeCopilot {
     unauthorized: 0,
     modelsRequests: 0,
     embeddingsRequests: 0,
+    /** POST /v1/messages calls that passed auth and the header checks */
+    messagesRequests: 0,
+    /** /v1/messages answers finished (non-stream sent, or stream ended with message_stop) */
+    messagesCompleted: 0,
+    /** Copilot API calls answered 466 by `requireEditorVersion` */
+    versionRejected: 0,
   };
+  /** x-initiator / x-interaction-type / openai-intent of every chat, messages and embeddings call, in order (cleared by resetCounters) */
+  readonly initiators: InitiatorRecord[] = [];
+  /** the last /v1/messages body, parsed (null until one arrives or when it was not JSON) */
+  lastMessagesBody: any = null;
+  /** the bytes of the last /v1/messages request, as they arrived */
+  lastMessagesRaw = '';
   /** headers of the last Copilot API call, lower-cased */
   lastHeaders: Record<string, string | string[] | undefined> = {};
   lastChatBody: any = null;
@@ -140,8 +280,8 @@ export class FakeCopilot {
     return this;
   }
 
-  /** The next call(s) to `route` ('chat', 'models', 'embeddings', 'exchange', 'user') answer this instead. */
-  script(route: 'chat' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
+  /** The next call(s) to `route` ('chat', 'messages', 'models', 'embeddings', 'exchange', 'user') answer this instead. */
+  script(route: 'chat' | 'messages' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
     for (let i = 0; i < times; i++) this.scripted.push({ route, response });
     return this;
   }
@@ -177,6 +317,17 @@ export class FakeCopilot {
 
   resetCounters(): void {
     for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
+    this.initiators.length = 0;
+  }
+
+  /**
+   * Premium requests the recorded calls would cost under the request-based plans: each
+   * user-initiated chat/messages call costs its model's `billing.multiplier`; agent calls are free.
+   */
+  premiumRequests(): number {
+    return this.initiators
+      .filter((r) => r.route !== 'embeddings' && r.initiator === 'user')
+      .reduce((sum, r) => sum + (FAKE_MODELS.find((m) => m.id === r.model)?.billing?.multiplier ?? 0), 0);
   }
 
   private takeScript(route: string): ScriptedResponse | undefined {
@@ -296,7 +447,7 @@ export class FakeCopilot {
     }
 
     // --- the Copilot API ---
-    if (!['GET /models', 'POST /chat/completions', 'POST /embeddings'].includes(route)) {
+    if (!['GET /models', 'POST /chat/completions', 'POST /embeddings', 'POST /v1/messages'].includes(route)) {
       res.writeHead(404, { 'content-type': 'text/html' });
       return res.end('<html><body><h1>404 Not Found</h1></body></html>');
     }
@@ -313,6 +464,29 @@ export class FakeCopilot {
       res.writeHead(400, { 'content-type': 'text/plain' });
       return res.end(`bad request: missing ${missing} header for IDE auth`);
     }
+    const wanted = this.options.requireEditorVersion;
+    if (wanted !== undefined && req.headers['editor-version'] !== wanted) {
+      this.counters.versionRejected++;
+      res.writeHead(466, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end('specified API version is no longer supported');
+    }
+    if (req.method === 'POST') {
+      const header = (h: string) => (typeof req.headers[h] === 'string' ? (req.headers[h] as string) : undefined);
+      let model: string | undefined;
+      try {
+        const m = JSON.parse(body)?.model;
+        model = typeof m === 'string' ? m : undefined;
+      } catch {
+        model = undefined;
+      }
+      this.initiators.push({
+        route: route === 'POST /chat/completions' ? 'chat' : route === 'POST /v1/messages' ? 'messages' : 'embeddings',
+        model,
+        initiator: header('x-initiator'),
+        interaction: header('x-interaction-type'),
+        intent: header('openai-intent'),
+      });
+    }
 
     if (route === 'GET /models') {
       this.counters.modelsRequests++;
@@ -328,7 +502,16 @@ export class FakeCopilot {
           preview: false,
           model_picker_enabled: true,
           policy: { state: 'enabled' },
-          capabilities: { family: m.id, type: m.type, tokenizer: 'o200k_base', limits: { max_prompt_tokens: 64000 }, supports: { streaming: true, tool_calls: true } },
+          ...(m.endpoints ? { supported_endpoints: [...m.endpoints] } : {}),
+          capabilities: {
+            family: m.id,
+            object: 'model_capabilities',
+            type: m.type,
+            tokenizer: m.tokenizer ?? 'o200k_base',
+            limits: { ...(m.limits ?? { max_prompt_tokens: 64000 }) },
+            supports: { ...(m.supports ?? { streaming: true, tool_calls: true }) },
+          },
+          ...(m.billing ? { billing: { ...m.billing } } : {}),
         })),
       });
     }
@@ -353,6 +536,8 @@ export class FakeCopilot {
       });
     }
 
+    if (route === 'POST /v1/messages') return this.messages(req, res, body);
+
     this.counters.chatRequests++;
     this.lastChatRaw = body;
     const s = this.takeScript('chat');
@@ -364,6 +549,10 @@ export class FakeCopilot {
     if (!FAKE_MODELS.some((m) => m.id === chat.model && m.type === 'chat')) {
       return json(res, 400, { error: { message: 'The requested model is not supported.', code: 'model_not_supported', param: 'model', type: 'invalid_request_error' } });
     }
+    const endpoints = FAKE_MODELS.find((m) => m.id === chat.model)?.endpoints;
+    if (endpoints && !endpoints.includes('/chat/completions')) return json(res, 400, unsupportedApi(chat.model, '/chat/completions'));
+    const thinkingError = checkThinkingBudget(chat);
+    if (thinkingError) return json(res, 400, { error: { message: thinkingError, code: 'invalid_request_body' } });
     if (chat.stream) return this.stream(req, res, chat);
     return this.complete(res, chat);
   }
@@ -405,22 +594,45 @@ export class FakeCopilot {
     }
   }
 
+  /** Cached prompt tokens for this call: the per-request knob, the option, else CACHE_HIT_TOKENS when the request asks for caching. */
+  private cachedTokens(fakeUsage: any, hinted: boolean): number | undefined {
+    const knob = fakeUsage?.cached_tokens ?? this.options.cachedTokens;
+    if (knob !== undefined) return Math.max(0, Math.min(PROMPT_TOKENS, Math.floor(Number(knob)) || 0));
+    return hinted ? CACHE_HIT_TOKENS : undefined;
+  }
+
+  /** Chat usage: {12, completion, total}, plus prompt_tokens_details.cached_tokens and copilot_usage when asked for. */
+  private chatUsage(chat: any, completion: number): Record<string, unknown> {
+    const usage: Record<string, unknown> = { prompt_tokens: PROMPT_TOKENS, completion_tokens: completion, total_tokens: PROMPT_TOKENS + completion };
+    const fakeUsage = isObject(chat.fake_usage) ? chat.fake_usage : undefined;
+    const cached = this.cachedTokens(fakeUsage, hasCacheHint(chat));
+    if (cached !== undefined) usage.prompt_tokens_details = { cached_tokens: cached };
+    const nano = fakeUsage?.total_nano_aiu ?? this.options.nanoAiu;
+    if (nano !== undefined) usage.copilot_usage = { total_nano_aiu: Number(nano) };
+    return usage;
+  }
+
   private complete(res: ServerResponse, chat: any) {
     this.counters.chatCompleted++;
     const id = `chatcmpl-${randomBytes(6).toString('hex')}`;
-    const usage = { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 };
+    const usage = this.chatUsage(chat, 5);
     const filter = { hate: { filtered: false, severity: 'safe' } };
-    const claudeTools = chat.model.startsWith('claude') && Array.isArray(chat.tools) && chat.tools.length;
-    const choices = claudeTools
-      ? [
+    const call = toolCall(chat);
+    const claudeTools = call && chat.model.startsWith('claude');
+    const choices = !call
+      ? [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `Hello from ${chat.model}!` }, content_filter_results: filter }]
+      : !claudeTools
+        ? [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: call }] }, content_filter_results: filter }]
+      : [
           { index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'Let me check the weather.' } },
           {
             index: 1,
             finish_reason: 'tool_calls',
-            message: { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: chat.tools[0].function?.name ?? 'tool', arguments: '{"city":"Paris"}' } }] },
+            message: { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_1', type: 'function', function: call }] },
           },
-        ]
-      : [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `Hello from ${chat.model}!` }, content_filter_results: filter }];
+        ];
+    // Claude with a thinking_budget: the thinking and its signature ride on the (first) message.
+    if (wantsReasoning(chat)) Object.assign((choices[0] as any).message, { reasoning_text: REASONING.join(''), reasoning_opaque: signature() });
     json(res, 200, { id, created: Math.floor(Date.now() / 1000), model: chat.model, choices, usage, prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }], system_fingerprint: 'fp_fake' });
   }
 
@@ -462,6 +674,16 @@ export class FakeCopilot {
       }
     };
     await send({ choices: [], created: 0, id: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }] });
+    // Claude with a thinking_budget: reasoning_text deltas, then the signature (reasoning_opaque), before any content.
+    if (wantsReasoning(chat)) {
+      for (const [i, part] of REASONING.entries()) {
+        if (closed) return;
+        const delta = i === 0 ? { role: 'assistant', content: null, reasoning_text: part } : { content: null, reasoning_text: part };
+        await send({ choices: [{ index: 0, delta }], created, id, model: chat.model });
+      }
+      if (closed) return;
+      await send({ choices: [{ index: 0, delta: { content: null, reasoning_opaque: signature() } }], created, id, model: chat.model });
+    }
     const words = ['Hello', ' from', ` ${chat.model}`, ' — ünïcödé ✓', '!'];
     // Events keep to a fixed timeline (like a model emitting tokens), so a busy event loop delays
     // one event without pushing every later one back.
@@ -474,14 +696,254 @@ export class FakeCopilot {
       await send({ choices: [{ index: 0, delta, content_filter_offsets: { check_offset: 1, start_offset: 0, end_offset: 5 }, content_filter_results: filter }], created, id, model: chat.model, system_fingerprint: 'fp_fake' });
     }
     if (closed) return;
-    if (chat.model.startsWith('claude') && Array.isArray(chat.tools) && chat.tools.length) {
-      await send({ choices: [{ index: 1, delta: { tool_calls: [{ index: 0, id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] } }], created, id, model: chat.model });
+    const call = toolCall(chat);
+    if (call) {
+      // Claude models put the call on a choice of its own (index 1); the others on choice 0, in two fragments.
+      const claude = chat.model.startsWith('claude');
+      const cut = Math.floor(call.arguments.length / 2);
+      await send({ choices: [{ index: claude ? 1 : 0, delta: { tool_calls: [{ index: 0, id: claude ? 'toolu_1' : 'call_1', type: 'function', function: { name: call.name, arguments: call.arguments.slice(0, cut) } }] } }], created, id, model: chat.model });
+      await send({ choices: [{ index: claude ? 1 : 0, delta: { tool_calls: [{ index: 0, function: { arguments: call.arguments.slice(cut) } }] } }], created, id, model: chat.model });
     }
-    await send({ choices: [{ index: 0, finish_reason: 'stop', delta: { content: null } }], created, id, model: chat.model, usage: { prompt_tokens: 12, completion_tokens: n, total_tokens: 12 + n } });
+    const finish = call ? 'tool_calls' : 'stop';
+    const usage = this.chatUsage(chat, n);
+    if (chat.fake_usage?.late ?? this.options.lateUsage) {
+      // Usage LATE: the finish chunk without it, then a chunk of its own with empty choices.
+      await send({ choices: [{ index: 0, finish_reason: finish, delta: { content: null } }], created, id, model: chat.model });
+      await send({ choices: [], created, id, model: chat.model, usage });
+    } else {
+      await send({ choices: [{ index: 0, finish_reason: finish, delta: { content: null } }], created, id, model: chat.model, usage });
+    }
     await send('[DONE]');
     this.counters.chatCompleted++;
     res.end();
   }
+
+  // --- POST /v1/messages: Anthropic's Messages API, for the models that list it (Claude) ---
+
+  /**
+   * Knobs, read from the top level of the body or, for a translator that keeps only Anthropic
+   * fields, from `metadata` (top level wins):
+   * - `fake_fault`: `slow_headers` (with `fake_delay_ms`, then a normal non-stream answer),
+   *   `stall` (message_start, a text block and one delta, then nothing until the client leaves),
+   *   `stream_error` (one text delta, then `event: error` overloaded_error and the end), and the
+   *   chat route's `truncated`, `truncated_json`, `html_500`, `not_json`, `reset`.
+   *   e.g. `{"metadata":{"user_id":"u","fake_fault":"html_500"}}`.
+   * - `fake_stream: {events, interval_ms}`: text deltas and the gap between them (as on chat).
+   * - `fake_usage: {cached_tokens}`: cache_read_input_tokens.
+   * `script('messages', …)` answers ahead of everything but auth and the header checks.
+   */
+  private async messages(req: IncomingMessage, res: ServerResponse, body: string) {
+    this.counters.messagesRequests++;
+    this.lastMessagesRaw = body;
+    const s = this.takeScript('messages');
+    if (s) return this.answerScripted(req, res, s);
+    let msg: any;
+    try {
+      msg = JSON.parse(body);
+    } catch {
+      return json(res, 400, invalidBody('Invalid JSON in request body'));
+    }
+    if (!isObject(msg)) return json(res, 400, invalidBody('The request body must be a JSON object'));
+    this.lastMessagesBody = msg;
+    if (typeof msg.model !== 'string') return json(res, 400, invalidBody('model: Field required'));
+    const fault = messagesKnob(msg, 'fake_fault');
+    if (fault) return this.misbehaveMessages(req, res, msg, fault);
+    const model = FAKE_MODELS.find((m) => m.id === msg.model && m.type === 'chat');
+    if (!model) return json(res, 400, { error: { message: 'The requested model is not supported.', code: 'model_not_supported', param: 'model', type: 'invalid_request_error' } });
+    if (!(model.endpoints ?? ['/chat/completions']).includes('/v1/messages')) return json(res, 400, unsupportedApi(msg.model, '/v1/messages'));
+    const betas = String(req.headers['anthropic-beta'] ?? '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
+    const refused = betas.filter((b) => !ACCEPTED_ANTHROPIC_BETAS.includes(b));
+    if (refused.length)
+      return json(res, 400, {
+        error: {
+          message: `Unexpected value(s) ${refused.join(', ')} for the anthropic-beta header. Please consult our documentation at docs.anthropic.com or try again without the header.`,
+          code: 'invalid_request_body',
+        },
+      });
+    if (Array.isArray(msg.tools) && msg.tools.some((t: any) => isObject(t) && typeof t.type === 'string' && t.type.startsWith('web_search'))) {
+      // As captured from Copilot: a JSON body under text/plain, refused before the model runs.
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end(`${JSON.stringify({ error: { message: 'The use of the web search tool is not supported.', code: 'unsupported_value' } })}\n`);
+    }
+    const invalid = validateMessages(msg);
+    if (invalid) return json(res, 400, invalidBody(invalid));
+    if (msg.stream === true) return this.streamMessages(req, res, msg);
+    return this.completeMessages(res, msg);
+  }
+
+  private async misbehaveMessages(req: IncomingMessage, res: ServerResponse, msg: any, fault: string) {
+    const plan = () => this.planMessages(msg);
+    switch (fault) {
+      case 'slow_headers':
+        if (await waitOrClose(req, res, Number(messagesKnob(msg, 'fake_delay_ms') ?? 5000))) return void this.counters.requestsCancelled++;
+        return this.completeMessages(res, msg);
+      case 'stall':
+      case 'stream_error': {
+        const p = plan();
+        const send = this.sseWriter(res);
+        if (fault === 'stall') res.on('close', () => this.counters.streamsCancelled++);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        await send('message_start', { type: 'message_start', message: { id: p.id, type: 'message', role: 'assistant', model: msg.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...p.usage, output_tokens: 1 } } });
+        await send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+        await send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } });
+        if (fault === 'stall') return; // and nothing more, until the client gives up
+        await send('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+        return void res.end();
+      }
+      default:
+        return this.misbehave(req, res, { ...msg, fake_fault: fault });
+    }
+  }
+
+  /** What the fake answers to a (valid) messages request: thinking?, text, tool_use?; ids; usage. */
+  private planMessages(msg: any) {
+    const shape = isObject(messagesKnob(msg, 'fake_stream')) ? messagesKnob(msg, 'fake_stream') : {};
+    const n = Math.max(1, Number(shape.events ?? this.options.streamEvents ?? 5));
+    const gap = Number(shape.interval_ms ?? this.options.streamIntervalMs ?? 0);
+    const messages: any[] = Array.isArray(msg.messages) ? msg.messages : [];
+    const lastUser = [...messages].reverse().find((m) => isObject(m) && m.role === 'user');
+    const results: any[] = Array.isArray(lastUser?.content) ? lastUser.content.filter((b: any) => isObject(b) && b.type === 'tool_result') : [];
+    const tools: any[] = Array.isArray(msg.tools) ? msg.tools.filter((t: any) => isObject(t) && typeof t.name === 'string' && isObject(t.input_schema)) : [];
+    const choice = isObject(msg.tool_choice) ? msg.tool_choice : {};
+    // A tool call unless the last user turn carries tool results (so a client's tool loop ends).
+    const tool =
+      tools.length && !results.length && choice.type !== 'none'
+        ? ((choice.type === 'tool' && tools.find((t) => t.name === choice.name)) || tools.find((t) => t.name === 'Bash') || tools[0])
+        : undefined;
+    let parts: string[];
+    if (results.length) parts = ['Done', ': ', results.map((r) => toolResultText(r.content)).join('; ').slice(0, 200) || 'ok'];
+    else if (tool) parts = ['Let me', ' use ', tool.name, '.'];
+    else parts = Array.from({ length: n }, (_, i) => [`Hello`, ' from', ` ${msg.model}`, ' — ünïcödé ✓', '!'][i % 5]);
+    let stop: 'end_turn' | 'tool_use' | 'max_tokens' = tool ? 'tool_use' : 'end_turn';
+    const max = Number(msg.max_tokens);
+    if (Number.isInteger(max) && max > 0 && parts.length > max) {
+      parts = parts.slice(0, max);
+      stop = 'max_tokens';
+    }
+    const thinking = isObject(msg.thinking) && (msg.thinking.type === 'enabled' || msg.thinking.type === 'adaptive') ? { parts: THINKING, signature: signature() } : undefined;
+    const toolUse = tool && stop === 'tool_use' ? { id: `toolu_01${randomBytes(11).toString('hex')}`, name: tool.name as string, input: sampleInput(tool.input_schema) } : undefined;
+    const cached = this.cachedTokens(messagesKnob(msg, 'fake_usage'), hasCacheHint(msg)) ?? 0;
+    const output = parts.length + (thinking ? thinking.parts.length : 0) + (toolUse ? 8 : 0);
+    return {
+      id: `msg_01${randomBytes(11).toString('hex')}`,
+      gap,
+      parts,
+      thinking,
+      toolUse,
+      stop,
+      output,
+      usage: { input_tokens: PROMPT_TOKENS - cached, cache_creation_input_tokens: 0, cache_read_input_tokens: cached },
+    };
+  }
+
+  private completeMessages(res: ServerResponse, msg: any) {
+    const p = this.planMessages(msg);
+    const content: unknown[] = [];
+    if (p.thinking) content.push({ type: 'thinking', thinking: p.thinking.parts.join(''), signature: p.thinking.signature });
+    content.push({ type: 'text', text: p.parts.join('') });
+    if (p.toolUse) content.push({ type: 'tool_use', ...p.toolUse });
+    this.counters.messagesCompleted++;
+    json(res, 200, {
+      id: p.id,
+      type: 'message',
+      role: 'assistant',
+      model: msg.model,
+      content,
+      stop_reason: p.stop,
+      stop_sequence: null,
+      usage: { input_tokens: p.usage.input_tokens, output_tokens: p.output, cache_read_input_tokens: p.usage.cache_read_input_tokens, cache_creation_input_tokens: 0 },
+    });
+  }
+
+  /** Writes `event: <name>` + `data: <json>` events, split at random bytes like the chat stream (unless splitWrites is false). */
+  private sseWriter(res: ServerResponse) {
+    const eol = this.options.crlf ? '\r\n' : '\n';
+    const split = this.options.splitWrites ?? true;
+    return async (event: string, data: unknown) => {
+      const text = `event: ${event}${eol}data: ${JSON.stringify(data)}${eol}${eol}`;
+      if (!split) return void res.write(text);
+      const bytes = Buffer.from(text);
+      let at = 0;
+      while (at < bytes.length) {
+        const step = 1 + Math.floor(Math.random() * 40);
+        res.write(bytes.subarray(at, at + step));
+        at += step;
+      }
+    };
+  }
+
+  /**
+   * The real event sequence: message_start, ping, then per block content_block_start → deltas →
+   * content_block_stop (thinking: thinking_delta* then signature_delta; text: text_delta*;
+   * tool_use: input_json_delta fragments), message_delta (stop_reason, usage), message_stop.
+   */
+  private async streamMessages(req: IncomingMessage, res: ServerResponse, msg: any) {
+    const p = this.planMessages(msg);
+    const send = this.sseWriter(res);
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        this.counters.streamsCancelled++;
+      }
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    await send('message_start', {
+      type: 'message_start',
+      message: { id: p.id, type: 'message', role: 'assistant', model: msg.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...p.usage, output_tokens: 1 } },
+    });
+    let index = 0;
+    const block = async (start: unknown, deltas: unknown[], timed = false) => {
+      if (closed) return;
+      await send('content_block_start', { type: 'content_block_start', index, content_block: start });
+      if (index === 0) await send('ping', { type: 'ping' });
+      const t0 = Date.now();
+      for (const [i, delta] of deltas.entries()) {
+        if (timed && p.gap) await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i + 1) * p.gap - Date.now())));
+        if (closed) return;
+        await send('content_block_delta', { type: 'content_block_delta', index, delta });
+      }
+      await send('content_block_stop', { type: 'content_block_stop', index });
+      index++;
+    };
+    if (p.thinking)
+      await block({ type: 'thinking', thinking: '', signature: '' }, [
+        ...p.thinking.parts.map((thinking) => ({ type: 'thinking_delta', thinking })),
+        { type: 'signature_delta', signature: p.thinking.signature },
+      ]);
+    await block({ type: 'text', text: '' }, p.parts.map((text) => ({ type: 'text_delta', text })), true);
+    if (p.toolUse) {
+      const args = JSON.stringify(p.toolUse.input);
+      const cut = [0, Math.floor(args.length / 3), Math.floor((2 * args.length) / 3), args.length];
+      await block({ type: 'tool_use', id: p.toolUse.id, name: p.toolUse.name, input: {} }, [
+        { type: 'input_json_delta', partial_json: '' },
+        ...[0, 1, 2].map((i) => ({ type: 'input_json_delta', partial_json: args.slice(cut[i], cut[i + 1]) })),
+      ]);
+    }
+    if (closed) return;
+    await send('message_delta', { type: 'message_delta', delta: { stop_reason: p.stop, stop_sequence: null }, usage: { ...p.usage, output_tokens: p.output } });
+    await send('message_stop', { type: 'message_stop' });
+    this.counters.messagesCompleted++;
+    res.end();
+  }
+}
+
+/**
+ * The call a model makes when it was given tools and the conversation does not end on a tool's
+ * result: the first tool, with arguments filled from its schema (`city` → Paris, `command` → echo).
+ */
+function toolCall(chat: any): { name: string; arguments: string } | null {
+  const tools = Array.isArray(chat.tools) ? chat.tools : [];
+  const last = Array.isArray(chat.messages) ? chat.messages[chat.messages.length - 1] : null;
+  if (!tools.length || last?.role === 'tool' || chat.tool_choice === 'none') return null;
+  const fn = tools[0]?.function ?? {};
+  const props = Object.keys(fn.parameters?.properties ?? {});
+  const args: Record<string, string> = {};
+  for (const p of props) args[p] = p === 'city' ? 'Paris' : p === 'command' ? 'echo fake' : 'x';
+  return { name: typeof fn.name === 'string' ? fn.name : 'tool', arguments: JSON.stringify(props.length ? args : { city: 'Paris' }) };
 }
 
 /** The chat body, or why Copilot would refuse it with a 400 (it validates before any model runs). */
@@ -526,4 +988,142 @@ function waitOrClose(req: IncomingMessage, res: ServerResponse, ms: number): Pro
     };
     res.once('close', onClose);
   });
+}
+
+function isObject(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Copilot's wrapping of a body the model's API refused. */
+function invalidBody(message: string) {
+  return { error: { message, code: 'invalid_request_body' } };
+}
+
+/** As the real service answers a model asked for on an endpoint its `supported_endpoints` lacks. */
+function unsupportedApi(model: string, endpoint: string) {
+  return { error: { message: `model ${model} is not accessible via the ${endpoint} endpoint`, code: 'unsupported_api_for_model' } };
+}
+
+/** The reasoning a Claude model "thinks" on chat (reasoning_text deltas) and on messages (thinking_delta). */
+const REASONING = ['The user', ' wants a greeting;', ' keep it short.'];
+const THINKING = REASONING;
+
+/** A thinking signature (reasoning_opaque / signature_delta): opaque base64, as long as real ones. */
+function signature(): string {
+  return randomBytes(96).toString('base64');
+}
+
+/** A Claude chat request with a thinking_budget gets reasoning_text / reasoning_opaque. */
+function wantsReasoning(chat: any): boolean {
+  return typeof chat.model === 'string' && chat.model.startsWith('claude') && typeof chat.thinking_budget === 'number';
+}
+
+/**
+ * A thinking_budget out of the model's [min_thinking_budget, max_thinking_budget], or not below
+ * max_tokens, is refused as Anthropic refuses such a budget (the exact Copilot wording is
+ * unknown). Models that list no budget ignore it.
+ */
+function checkThinkingBudget(chat: any): string | undefined {
+  if (chat.thinking_budget === undefined || chat.thinking_budget === null) return undefined;
+  const supports = FAKE_MODELS.find((m) => m.id === chat.model)?.supports;
+  if (typeof supports?.max_thinking_budget !== 'number') return undefined;
+  const b = chat.thinking_budget;
+  const min = typeof supports.min_thinking_budget === 'number' ? supports.min_thinking_budget : 1024;
+  if (!Number.isInteger(b)) return 'thinking_budget: expected an integer';
+  if (b < min || b > supports.max_thinking_budget) return `thinking_budget: ${b} is out of range [${min}, ${supports.max_thinking_budget}] for ${chat.model}`;
+  const max = chat.max_tokens ?? chat.max_completion_tokens;
+  if (typeof max === 'number' && b >= max) return 'max_tokens must be greater than thinking_budget';
+  return undefined;
+}
+
+/** Whether a chat or messages body asks for prompt caching anywhere (messages, their parts, system blocks, tools). */
+function hasCacheHint(body: any): boolean {
+  const hinted = (x: unknown) => isObject(x) && (x.cache_control !== undefined || x.copilot_cache_control !== undefined);
+  const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+  if (list(body.system).some(hinted) || list(body.tools).some(hinted)) return true;
+  return list(body.messages).some((m) => hinted(m) || (isObject(m) && list(m.content).some(hinted)));
+}
+
+/** A fake knob from the top level of a messages body, else from its metadata. */
+function messagesKnob(msg: any, name: string): any {
+  return msg[name] ?? (isObject(msg.metadata) ? msg.metadata[name] : undefined);
+}
+
+function toolResultText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((b) => (isObject(b) && typeof b.text === 'string' ? b.text : '')).join('');
+  return '';
+}
+
+/** Arguments that fit a tool's JSON schema well enough: required properties (or all) with plain values. */
+function sampleInput(schema: any): Record<string, unknown> {
+  const props = isObject(schema?.properties) ? schema.properties : {};
+  const names: string[] = Array.isArray(schema?.required) && schema.required.length ? schema.required : Object.keys(props);
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const p = isObject(props[name]) ? props[name] : {};
+    if (Array.isArray(p.enum) && p.enum.length) out[name] = p.enum[0];
+    else if (p.type === 'number' || p.type === 'integer') out[name] = 1;
+    else if (p.type === 'boolean') out[name] = false;
+    else if (p.type === 'array') out[name] = [];
+    else if (p.type === 'object') out[name] = {};
+    else out[name] = name === 'city' ? 'Paris' : name === 'command' ? 'echo fake' : `fake ${name}`;
+  }
+  return out;
+}
+
+/** Why Anthropic would refuse this Messages body with a 400 (its wording), or undefined. */
+function validateMessages(m: any): string | undefined {
+  if (m.max_tokens === undefined) return 'max_tokens: Field required';
+  if (!Number.isInteger(m.max_tokens) || m.max_tokens < 1) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  if (m.messages === undefined) return 'messages: Field required';
+  if (!Array.isArray(m.messages)) return 'messages: Input should be a valid list';
+  if (m.messages.length === 0) return 'messages: at least one message is required';
+  for (const [i, x] of m.messages.entries()) {
+    if (!isObject(x)) return `messages.${i}: Input should be a valid dictionary`;
+    if (x.role !== 'user' && x.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    if (typeof x.content === 'string') continue;
+    if (!Array.isArray(x.content)) return `messages.${i}.content: Input should be a valid string or list`;
+    for (const [j, b] of x.content.entries()) if (!isObject(b) || typeof b.type !== 'string') return `messages.${i}.content.${j}.type: Field required`;
+  }
+  if (m.system !== undefined && typeof m.system !== 'string' && !(Array.isArray(m.system) && m.system.every((b: any) => isObject(b) && b.type === 'text' && typeof b.text === 'string')))
+    return 'system: Input should be a valid string or a list of text blocks';
+  if (m.tools !== undefined) {
+    if (!Array.isArray(m.tools)) return 'tools: Input should be a valid list';
+    for (const [i, t] of m.tools.entries()) {
+      if (!isObject(t)) return `tools.${i}: Input should be a valid dictionary`;
+      if (t.type !== undefined && t.type !== 'custom') continue; // a server or client tool of Anthropic's
+      if (typeof t.name !== 'string') return `tools.${i}.name: Field required`;
+      if (!isObject(t.input_schema)) return `tools.${i}.input_schema: Field required`;
+    }
+  }
+  if (m.thinking !== undefined) {
+    const t = m.thinking;
+    if (!isObject(t)) return 'thinking: Input should be a valid dictionary';
+    if (t.type === 'enabled') {
+      if (!Number.isInteger(t.budget_tokens)) return 'thinking.enabled.budget_tokens: Field required';
+      if (t.budget_tokens < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+      if (t.budget_tokens >= m.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`.';
+    } else if (t.type !== 'disabled' && t.type !== 'adaptive')
+      return `thinking: Input tag '${String(t.type)}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled', 'adaptive'`;
+  }
+  // Every tool_result answers a tool_use of the message just before; every tool_use is answered in the next one.
+  const blocks = (x: any, type: string): any[] => (Array.isArray(x?.content) ? x.content.filter((b: any) => b.type === type) : []);
+  for (const [i, x] of m.messages.entries()) {
+    if (x.role === 'user') {
+      const ids = m.messages[i - 1]?.role === 'assistant' ? blocks(m.messages[i - 1], 'tool_use').map((b) => b.id) : [];
+      const content: any[] = Array.isArray(x.content) ? x.content : [];
+      for (const [j, b] of content.entries())
+        if (b.type === 'tool_result' && !ids.includes(b.tool_use_id))
+          return `messages.${i}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${b.tool_use_id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
+    } else if (i + 1 < m.messages.length) {
+      const answered = blocks(m.messages[i + 1], 'tool_result').map((b) => b.tool_use_id);
+      const missing = blocks(x, 'tool_use')
+        .map((b) => b.id)
+        .filter((id) => !answered.includes(id));
+      if (missing.length)
+        return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
+    }
+  }
+  return undefined;
 }

@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
 import { ApiKeyGuard } from './proxy/api-key.guard.js';
 import { ProxyController } from './proxy/proxy.controller.js';
+import { MessagesController } from './proxy/messages.controller.js';
+import { ModelCatalog } from './proxy/model-catalog.js';
 import { ProxyService } from './proxy/proxy.service.js';
+import { UpstreamPipeline } from './proxy/upstream.pipeline.js';
 import { KeyThrottlerGuard } from './rate-limit/key-throttler.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 @Module({
   imports: [RateLimitModule],
-  controllers: [ProxyController],
-  providers: [ProxyService, ApiKeyGuard, KeyThrottlerGuard],
+  controllers: [ProxyController, MessagesController],
+  providers: [ProxyService, UpstreamPipeline, ModelCatalog, ApiKeyGuard, KeyThrottlerGuard],
 })
 export class GatewayModule {}

@@ -87,6 +87,12 @@ export const envSchema = z.object({
   CORS_ORIGINS: list.default(['*']),
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(5_000),
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  MODEL_ALIASES: z.string().default(''),
+  // What Copilot is told the client is; it answers 466 to identities it considers too old.
+  COPILOT_EDITOR_VERSION: z.string().min(1).default('vscode/1.107.0'),
+  COPILOT_PLUGIN_VERSION: z.string().min(1).default('copilot-chat/0.35.0'),
+  COPILOT_USER_AGENT: z.string().min(1).default('GitHubCopilotChat/0.35.0'),
+  COPILOT_API_VERSION: z.string().min(1).default('2025-10-01'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -125,6 +131,10 @@ export interface AppConfig {
   /** SIGTERM: readiness 503 at once, new connections refused after delayMs, open requests get drainMs */
   shutdown: { delayMs: number; drainMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** MODEL_ALIASES: asked id → Copilot id, on top of the built-in Claude date rule */
+  modelAliases: Record<string, string>;
+  /** the editor identity sent to GitHub and Copilot (COPILOT_*_VERSION, COPILOT_USER_AGENT) */
+  identity: { editorVersion: string; pluginVersion: string; userAgent: string; apiVersion: string };
 }
 
 export class ConfigError extends Error {
@@ -148,6 +158,12 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
   }
   if (!e.REDIS_URL && e.WORKERS > 1) {
     problems.push('WORKERS: must be 1 in embedded mode (set REDIS_URL to run several workers)');
+  }
+  const aliases: Record<string, string> = {};
+  for (const pair of e.MODEL_ALIASES.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [asked, target, extra] = pair.split('=').map((p) => p.trim());
+    if (!asked || !target || extra !== undefined) problems.push(`MODEL_ALIASES: '${pair}' must be asked=copilot_id`);
+    else aliases[asked] = target;
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -191,5 +207,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     corsOrigins: e.CORS_ORIGINS,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, drainMs: e.DRAIN_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
+    modelAliases: aliases,
+    identity: { editorVersion: e.COPILOT_EDITOR_VERSION, pluginVersion: e.COPILOT_PLUGIN_VERSION, userAgent: e.COPILOT_USER_AGENT, apiVersion: e.COPILOT_API_VERSION },
   };
 }

@@ -4,12 +4,15 @@ import type { AppConfig } from '#libs/config';
 import { ApiError } from './api-error.js';
 import { describeNetworkError } from './upstream-errors.js';
 
-export const EDITOR_HEADERS = {
-  'editor-version': 'vscode/1.99.3',
-  'editor-plugin-version': 'copilot-chat/0.26.7',
-  'user-agent': 'GitHubCopilotChat/0.26.7',
-  'x-github-api-version': '2025-04-01',
-} as const;
+/** The identity headers GitHub and Copilot expect from an editor (COPILOT_* settings). */
+export function editorHeaders(identity: AppConfig['identity']): Record<string, string> {
+  return {
+    'editor-version': identity.editorVersion,
+    'editor-plugin-version': identity.pluginVersion,
+    'user-agent': identity.userAgent,
+    'x-github-api-version': identity.apiVersion,
+  };
+}
 
 export interface CopilotToken {
   token: string;
@@ -75,6 +78,12 @@ export interface UpstreamCall {
   body?: string | Buffer;
   initiator?: 'user' | 'agent';
   vision?: boolean;
+  /** `x-interaction-type`, e.g. `conversation-compaction` */
+  interaction?: string;
+  /** `openai-intent`; `conversation-panel` when unset */
+  intent?: string;
+  /** more headers the endpoint takes (anthropic-version, anthropic-beta on /v1/messages) */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -90,8 +99,11 @@ const BODY_HIGH_WATER_MARK = 16 * 1024;
  */
 export class CopilotClient {
   private readonly pools = new Map<string, Pool>();
+  private readonly identity: Record<string, string>;
 
-  constructor(private readonly config: Pick<AppConfig, 'github' | 'copilotApiUrl' | 'upstream'>) {}
+  constructor(private readonly config: Pick<AppConfig, 'github' | 'copilotApiUrl' | 'upstream' | 'identity'>) {
+    this.identity = editorHeaders(config.identity);
+  }
 
   pool(origin: string): Pool {
     let pool = this.pools.get(origin);
@@ -207,7 +219,7 @@ export class CopilotClient {
     return this.pool(url.origin).request({
       method: 'POST',
       path: base + path,
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': EDITOR_HEADERS['user-agent'] },
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.identity['user-agent'] },
       body: new URLSearchParams(form).toString(),
     });
   }
@@ -219,7 +231,7 @@ export class CopilotClient {
       method,
       path: base + path,
       signal,
-      headers: { authorization, accept: 'application/json', ...EDITOR_HEADERS },
+      headers: { authorization, accept: 'application/json', ...this.identity },
     });
   }
 
@@ -231,12 +243,14 @@ export class CopilotClient {
       authorization: `Bearer ${copilotToken}`,
       'content-type': 'application/json',
       'copilot-integration-id': 'vscode-chat',
-      ...EDITOR_HEADERS,
-      'openai-intent': 'conversation-panel',
+      ...this.identity,
+      'openai-intent': call.intent ?? 'conversation-panel',
       'x-request-id': randomUUID(),
       'x-initiator': call.initiator ?? 'user',
+      ...call.headers,
     };
     if (call.vision) headers['copilot-vision-request'] = 'true';
+    if (call.interaction) headers['x-interaction-type'] = call.interaction;
     // undici's headersTimeout starts once the request is on a connection; a request queued behind a
     // full pool would wait without end. This deadline covers the queue and the headers together.
     const deadline = new AbortController();

@@ -6,7 +6,7 @@ export { normalizeCompletion, normalizeEmbeddings, normalizeModels, StreamNormal
 export {
   CopilotClient,
   ExchangeError,
-  EDITOR_HEADERS,
+  editorHeaders,
   type CopilotToken,
   type DeviceCode,
   type DevicePoll,

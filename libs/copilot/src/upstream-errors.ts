@@ -40,6 +40,13 @@ export function fromUpstreamStatus(status: number, text: string, model: string, 
     return new ApiError(404, `The model '${model}' does not exist or is not available to this Copilot account`, 'invalid_request_error', 'model_not_found', 'model');
   if (status === 400 && /exceeds the limit|context length|too long/i.test(message ?? ''))
     return new ApiError(400, message ?? 'The prompt is too long for this model', 'invalid_request_error', 'context_length_exceeded', 'messages');
+  if (status === 466)
+    return new ApiError(
+      502,
+      'Copilot refused the client identity this gateway sends as outdated (466); an operator must set COPILOT_EDITOR_VERSION, COPILOT_PLUGIN_VERSION, COPILOT_USER_AGENT and COPILOT_API_VERSION to current editor values',
+      'upstream_error',
+      'upstream_client_outdated',
+    );
   if (status >= 400 && status < 500 && status !== 401 && status !== 402 && status !== 429)
     return new ApiError(status, message ?? `Copilot refused the request (${status})`, status === 403 ? 'permission_error' : 'invalid_request_error', code ?? null);
   if (status === 402)

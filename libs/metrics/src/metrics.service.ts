@@ -58,6 +58,13 @@ export class MetricsService {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly proxiedRequests = new Counter({
+    name: 'cgw_proxied_requests_total',
+    help: 'Requests proxied to Copilot, by client dialect, upstream endpoint, model (ids the account lists, else other) and the status the client got',
+    labelNames: ['dialect', 'endpoint', 'model', 'status'] as const,
+    registers: [this.registry],
+  });
+
   readonly clientStalls = new Counter({
     name: 'cgw_client_stalls_total',
     help: 'Streams cut because the client did not read for CLIENT_STALL_TIMEOUT_MS (the upstream call is aborted)',
@@ -188,6 +195,16 @@ export class MetricsService {
 
   recordFirstToken(model: string, seconds: number) {
     this.model(model).ttft.observe(seconds);
+  }
+
+  private readonly exchangeSeries = new Map<string, { inc(): void }>();
+
+  /** One proxied request, once it is over: which dialect reached which upstream endpoint, and how it ended. */
+  recordExchange(dialect: string, endpoint: string, model: string, status: number | string) {
+    const id = `${dialect} ${endpoint} ${model} ${status}`;
+    let series = this.exchangeSeries.get(id);
+    if (!series) this.exchangeSeries.set(id, (series = this.proxiedRequests.labels({ dialect, endpoint, model, status: String(status) })));
+    series.inc();
   }
 
   /** Counts prompt and completion tokens from an OpenAI usage object. */

@@ -38,7 +38,7 @@ export class ProxyController {
   @RouteConfig(KEY_ROUTE)
   @Post(['v1/embeddings', 'embeddings'])
   @HttpCode(200)
-  embeddings(@Req() req: AuthedRequest) {
-    return this.proxy.embeddings(req.principal, req.body as Record<string, unknown>, req.rawBody);
+  embeddings(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.proxy.embeddings(req.principal, req.body as Record<string, unknown>, req.rawBody, reply);
   }
 }

@@ -1,0 +1,31 @@
+import { Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '#libs/accounts';
+import { keyRoute } from '../../../gate.js';
+import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
+import { ApiKeyGuard } from './api-key.guard.js';
+import { ProxyService } from './proxy.service.js';
+
+type AuthedRequest = FastifyRequest & { principal: Principal };
+
+/** Anthropic's Messages API (Claude Code, the Anthropic SDKs); errors leave in Anthropic's shape. */
+@Controller()
+@UseGuards(ApiKeyGuard, KeyThrottlerGuard)
+export class MessagesController {
+  constructor(private readonly proxy: ProxyService) {}
+
+  @RouteConfig(keyRoute('anthropic'))
+  @Post(['v1/messages', 'messages'])
+  @HttpCode(200)
+  messages(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.proxy.messages(req.principal, req.body, req.headers, reply);
+  }
+
+  @RouteConfig(keyRoute('anthropic'))
+  @Post(['v1/messages/count_tokens', 'messages/count_tokens'])
+  @HttpCode(200)
+  countTokens(@Req() req: AuthedRequest) {
+    return this.proxy.countTokens(req.principal, req.body);
+  }
+}

@@ -1,0 +1,279 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { InjectConfig, type AppConfig } from '#libs/config';
+import { CopilotTokenService, type Principal } from '#libs/accounts';
+import { ApiError, CopilotClient, fromUpstreamStatus, isRetryableNetworkError, retryAfterSeconds, upstreamFailure, type UpstreamCall } from '#libs/copilot';
+import { MetricsService } from '#libs/metrics';
+
+const MAX_RETRIES = 2;
+const RETRY_DEADLINE_MS = 15_000;
+const MAX_RETRY_AFTER_S = 10;
+/** A quiet stream gets a keep-alive frame this often, where its dialect has one (Anthropic's ping). */
+const PING_MS = 15_000;
+const backoffMs = (attempt: number) => 100 * 2 ** attempt + Math.floor(Math.random() * 50);
+
+export type Dialect = 'openai' | 'anthropic' | 'responses';
+
+/** Tokens of one call, in the hub's (OpenAI's) terms, for metrics. */
+export interface TokenUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+}
+
+/**
+ * What a dialect writes for an upstream event stream: text for each read from upstream, the rest
+ * when it ends, an error in its own terms when it breaks off after the first byte.
+ */
+export interface StreamOut {
+  push(bytes: Uint8Array): string;
+  end(): string;
+  fail(error: ApiError): string;
+  ping?(): string;
+  readonly usage: TokenUsage | null;
+}
+
+/** A non-stream answer in the dialect's terms, and the usage it reports. */
+export type JsonOut = (upstream: Record<string, any>) => { body: unknown; usage: TokenUsage | null | undefined };
+
+/** One client request as the pipeline runs it: who, which dialect, the call to make, how to answer. */
+export interface Exchange {
+  principal: Principal;
+  reply: FastifyReply;
+  dialect: Dialect;
+  /** the model as the client named it, for errors */
+  model: string;
+  /** the metric label of that model (known to the account, or `other`) */
+  label: Promise<string>;
+  call: Omit<UpstreamCall, 'signal'>;
+  json: JsonOut;
+  /** set when the client asked for a stream */
+  stream?: StreamOut;
+  /** extra response headers for the client */
+  headers?: Record<string, string>;
+}
+
+/** Thrown when the client hung up: nothing is left to answer. */
+export class ClientGone extends Error {}
+
+/**
+ * The upstream machinery, once for every dialect (design.md §5 steps 4–8): Copilot token → call
+ * with the retry rules → abort when the client hangs up → the answer, streamed with back-pressure
+ * and a stall timeout → metrics. Dialects hand it an Exchange; it never knows their field names.
+ */
+@Injectable()
+export class UpstreamPipeline {
+  private readonly log = new Logger('Upstream');
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly tokens: CopilotTokenService,
+    private readonly client: CopilotClient,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async run(ex: Exchange): Promise<void> {
+    const started = performance.now();
+    const signal = abortOnHangup(ex.reply);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send(ex.principal, ex.model, { ...ex.call, signal });
+      if (!ex.stream || !isEventStream(res.headers['content-type'])) {
+        const { body, usage } = ex.json(await readJson(res, signal));
+        this.finish(ex, 200, usage);
+        return void ex.reply.headers(ex.headers ?? {}).send(body);
+      }
+    } catch (err) {
+      if (err instanceof ClientGone) return;
+      this.count(ex, err instanceof ApiError ? err.status : 500);
+      throw err;
+    }
+    await this.relay(ex, ex.stream, res, signal, started);
+  }
+
+  /**
+   * The event stream to the client as it comes. What arrives in one I/O turn leaves in one write,
+   * and the tail rides on end(): fewer syscalls, no added wait. A slow client pauses the upstream
+   * read (undici holds 16 KiB), not the gateway's memory; one that has not drained for
+   * CLIENT_STALL_TIMEOUT_MS loses the stream, and the upstream connection goes back to the pool.
+   */
+  private async relay(ex: Exchange, stream: StreamOut, res: Dispatcher.ResponseData, signal: AbortSignal, started: number) {
+    ex.reply.hijack();
+    const out = ex.reply.raw;
+    out.writeHead(200, {
+      ...(ex.reply.getHeaders() as Record<string, string>),
+      ...ex.headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    this.metrics.activeStreams.inc();
+    let firstToken = true;
+    let pending = '';
+    let lastWrite = Date.now();
+    let stall: NodeJS.Timeout | null = null;
+    const cut = () => {
+      this.metrics.clientStalls.inc();
+      if (!res.body.destroyed) res.body.destroy(new Error('the client stopped reading'));
+      out.destroy();
+    };
+    const flush = () => {
+      const text = pending;
+      pending = '';
+      if (!text || out.writableEnded) return;
+      lastWrite = Date.now();
+      if (!out.write(text) && !stall) {
+        res.body.pause();
+        stall = setTimeout(cut, this.config.clientStallTimeoutMs);
+        out.once('drain', () => {
+          clearTimeout(stall!);
+          stall = null;
+          res.body.resume();
+        });
+      }
+    };
+    const pinger = stream.ping
+      ? setInterval(() => {
+          if (Date.now() - lastWrite >= PING_MS && !pending && !stall) {
+            pending = stream.ping!();
+            flush();
+          }
+        }, PING_MS / 3)
+      : null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        res.body.on('data', (bytes: Buffer) => {
+          const text = stream.push(bytes);
+          if (!text) return;
+          if (firstToken) {
+            firstToken = false;
+            const seconds = (performance.now() - started) / 1000;
+            void ex.label.then((model) => this.metrics.recordFirstToken(model, seconds));
+          }
+          if (!pending) setImmediate(flush);
+          pending += text;
+        });
+        res.body.once('end', resolve);
+        res.body.once('error', reject);
+      });
+      out.end(pending + stream.end());
+      pending = '';
+      this.finish(ex, 200, stream.usage);
+    } catch (err) {
+      if (signal.aborted) {
+        this.count(ex, 499);
+        return;
+      }
+      // After the first byte there is no retry and no status to change: say it in the stream.
+      const failure = err instanceof ApiError ? err : upstreamFailure(err);
+      this.metrics.upstreamErrors.inc({ status: 'stream' });
+      this.log.warn(`stream from Copilot broke off (${ex.dialect} ${ex.call.path}): ${(err as Error)?.message ?? err}`);
+      out.end(pending + stream.fail(failure));
+      pending = '';
+      this.finish(ex, 'stream_error', stream.usage);
+    } finally {
+      if (stall) clearTimeout(stall);
+      if (pinger) clearInterval(pinger);
+      // The tail still waiting in the socket's buffer gets the same time to leave.
+      if (!out.writableFinished && !out.destroyed) {
+        const tail = setTimeout(cut, this.config.clientStallTimeoutMs);
+        out.once('close', () => clearTimeout(tail));
+      }
+      this.metrics.activeStreams.dec();
+      if (!res.body.destroyed) res.body.destroy();
+    }
+  }
+
+  private finish(ex: Exchange, status: number | 'stream_error', usage: TokenUsage | null | undefined) {
+    void ex.label.then((model) => {
+      this.metrics.recordUsage(model, usage);
+      this.metrics.recordExchange(ex.dialect, ex.call.path, model, status);
+    });
+  }
+
+  private count(ex: Exchange, status: number) {
+    void ex.label.then((model) => this.metrics.recordExchange(ex.dialect, ex.call.path, model, status));
+  }
+
+  /**
+   * One upstream call with the retry rules of design.md §5 step 6, all before the first byte:
+   * 401 → drop the token, exchange, retry once; 429 (Retry-After ≤ 10 s), 5xx and connect
+   * errors → at most two retries with backoff inside a deadline; else the error in hub terms.
+   */
+  async send(principal: Principal, model: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+    const deadline = Date.now() + RETRY_DEADLINE_MS;
+    let refreshed = false;
+    let retries = 0;
+    const pause = async (ms: number, reason: string) => {
+      if (retries >= MAX_RETRIES || Date.now() + ms > deadline) return false;
+      retries++;
+      this.metrics.upstreamRetries.inc({ reason });
+      await sleep(ms, undefined, { signal: call.signal }).catch(() => {});
+      if (call.signal?.aborted) throw new ClientGone();
+      return true;
+    };
+    for (;;) {
+      const token = await this.tokens.get(principal);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.client.call(token.apiBase, token.token, call);
+      } catch (err) {
+        if (call.signal?.aborted) throw new ClientGone();
+        this.metrics.upstreamErrors.inc({ status: 'network' });
+        if (isRetryableNetworkError(err) && (await pause(backoffMs(retries), 'network'))) continue;
+        throw upstreamFailure(err);
+      }
+      if (res.statusCode < 300) return res;
+
+      const text = await res.body.text().catch(() => '');
+      this.metrics.upstreamErrors.inc({ status: String(res.statusCode) });
+      if (res.statusCode === 401 && !refreshed) {
+        refreshed = true;
+        this.metrics.upstreamRetries.inc({ reason: 'token_refresh' });
+        await this.tokens.invalidate(principal.accountId, token.token);
+        continue;
+      }
+      const retryAfter = retryAfterSeconds(res.headers['retry-after'], text);
+      if (res.statusCode === 429 && retryAfter !== null && retryAfter <= MAX_RETRY_AFTER_S) {
+        if (await pause(retryAfter * 1000, '429')) continue;
+      } else if (res.statusCode >= 500) {
+        if (await pause(backoffMs(retries), String(res.statusCode))) continue;
+      }
+      throw fromUpstreamStatus(res.statusCode, text, model, retryAfter);
+    }
+  }
+}
+
+/**
+ * Aborts the upstream call when the client hangs up, in every window: before headers, before the
+ * first token, mid-stream. It listens on the response: on Node 20 the request's own 'close' fires
+ * as soon as its body has been read.
+ */
+function abortOnHangup(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const out = reply.raw;
+  out.once('close', () => {
+    if (!out.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+const isEventStream = (type: string | string[] | undefined) => String(type ?? '').includes('text/event-stream');
+
+export async function readJson(res: Dispatcher.ResponseData, signal?: AbortSignal): Promise<Record<string, any>> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    if (signal?.aborted) throw new ClientGone();
+    throw upstreamFailure(err);
+  }
+  try {
+    const json = JSON.parse(text);
+    if (typeof json === 'object' && json !== null) return json;
+  } catch {
+    /* reported below */
+  }
+  throw new ApiError(502, 'Copilot answered with something that is not JSON', 'upstream_error', 'upstream_invalid_response');
+}

@@ -1,0 +1,22 @@
+export { resolveModelId, parseModelAliases } from './models.js';
+export type {
+  MessagesRequest,
+  MessageParam,
+  ContentBlock,
+  Tool,
+  ToolChoice,
+  ThinkingConfig,
+  MessagesResponse,
+  ResponseBlock,
+  StopReason,
+  StreamEvent,
+} from './anthropic-messages/types.js';
+export { parseMessagesRequest } from './anthropic-messages/validate.js';
+export { messagesToChat, hasImage, type ToChatOptions } from './anthropic-messages/to-chat.js';
+export { chatToMessage } from './anthropic-messages/from-chat.js';
+export { ChatToMessagesStream } from './anthropic-messages/stream.js';
+export { anthropicErrorType, anthropicErrorBody } from './anthropic-messages/errors.js';
+export { prepareNativeBody, filterBetas, NativeUsageReader, type NativeUsage } from './anthropic-messages/native.js';
+export { messagesInitiator, isCompactionRequest } from './anthropic-messages/initiator.js';
+export { countMessagesTokens, type CountTokensOptions } from './anthropic-messages/count-tokens.js';
+export { errorBody, type Dialect } from './errors.js';
