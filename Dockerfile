@@ -24,5 +24,5 @@ VOLUME ["/data"]
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/apps/main.js"]
+ENTRYPOINT ["node", "dist/apps/all/src/main.js"]
 CMD ["all"]

@@ -132,7 +132,7 @@ async function main() {
   const fake = await start('dist/test/fake-copilot/main.js', ['0'], { FAKE_SPLIT_WRITES: 'false', FAKE_STREAM_EVENTS: '5' });
   const bare = await start('dist/bench/bare-proxy.js', [], { UPSTREAM: fake.url, GITHUB_TOKEN, PORT: '0', CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)) });
   const prefix = 'bench:';
-  const gateway = await start(process.env.BENCH_PROFILE ? '--cpu-prof' : 'dist/apps/main.js', process.env.BENCH_PROFILE ? ['--cpu-prof-dir=/tmp/prof', 'dist/apps/main.js', 'gateway'] : ['gateway'], {
+  const gateway = await start(process.env.BENCH_PROFILE ? '--cpu-prof' : 'dist/apps/all/src/main.js', process.env.BENCH_PROFILE ? ['--cpu-prof-dir=/tmp/prof', 'dist/apps/all/src/main.js', 'gateway'] : ['gateway'], {
     PORT: '0',
     HOST: '127.0.0.1',
     REDIS_URL: redis.url,

@@ -41,7 +41,7 @@ async function waitFor(child: ChildProcess, pattern: RegExp): Promise<string> {
 
 async function startApp(role: 'gateway' | 'auth', env: Record<string, string>) {
   const port = await freePort();
-  const child = spawnNode(['dist/apps/main.js', role], { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(join(tmpdir(), 'soak-')) });
+  const child = spawnNode(['dist/apps/all/src/main.js', role], { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(join(tmpdir(), 'soak-')) });
   await waitFor(child, /listening on/);
   return { child, url: `http://127.0.0.1:${port}`, pid: child.pid! };
 }

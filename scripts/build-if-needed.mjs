@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const entry = 'dist/apps/main.js';
+// The newest of the entries (apps/*/src/main.ts); they are built together.
+const entry = 'dist/apps/all/src/main.js';
 const newest = (dir) => {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -61,8 +61,18 @@ describe('Dockerfile', () => {
 
   it('checks liveness, and picks the role from the command', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/health\/live/m);
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/apps/main.js"]');
+    const entry = /^ENTRYPOINT \["node", "(dist\/[^"]+)\.js"\]$/m.exec(dockerfile)?.[1];
+    expect(entry).toBe('dist/apps/all/src/main');
+    // The image is never built here: the entry must at least be what the build makes of a source file.
+    expect(existsSync(`${entry!.replace(/^dist\//, '')}.ts`)).toBe(true);
+    expect(readFileSync(`${entry!.replace(/^dist\//, '')}.ts`, 'utf8')).toMatch(/process\.argv\[2\]/);
     expect(dockerfile).toContain('CMD ["all"]');
+    // What the package scripts, the tests and the bench start is the same entry.
+    const scripts = JSON.parse(readFileSync('package.json', 'utf8')).scripts;
+    expect(scripts.start).toBe(`node ${entry}.js`);
+    expect(existsSync(scripts['start:gateway'].replace(/^node dist\//, '').replace(/\.js$/, '.ts'))).toBe(true);
+    expect(existsSync(scripts['start:auth'].replace(/^node dist\//, '').replace(/\.js$/, '.ts'))).toBe(true);
+    expect(readFileSync('test/support/processes.ts', 'utf8')).toContain(`'${entry}.js'`);
     const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
     for (const p of ['node_modules', '.env', 'dist', '.git']) expect(ignored).toContain(p);
   });

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '#libs/config';
-import { createApp } from '../../apps/platform.js';
+import { createApp } from '#libs/platform';
+import { APPS } from '../../apps/all/src/apps.js';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
 
@@ -334,7 +335,7 @@ describe('POST /auth/accounts with a control character in github_token (item 14)
       { GITHUB_API_URL: fake.url, GITHUB_BASE_URL: fake.url, ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(join(tmpdir(), 'cgw-data-')) },
       'auth',
     );
-    const { app } = await createApp(config, pino({ level: 'info' }, sink));
+    const { app } = await createApp(config, APPS[config.role](config), pino({ level: 'info' }, sink));
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -48,6 +48,9 @@ beforeAll(async () => {
       gw.post('/v1/chat/completions', chatBody({ stream: true }), key).then((r) => r.text()),
       gw.get('/v1/models', key).then((r) => r.text()),
       gw.post('/v1/chat/completions', chatBody(), limited.key).then((r) => r.text()),
+      // The Anthropic dialect, native (Claude) and translated (GPT), for its panel.
+      gw.post('/v1/messages', { model: 'claude-sonnet-4', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, key).then((r) => r.text()),
+      gw.post('/v1/messages', { model: 'gpt-4o', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }, key).then((r) => r.text()),
     ]);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -6,7 +6,8 @@ import { inject } from 'vitest';
 import { pino } from 'pino';
 import { AccountsService } from '#libs/accounts';
 import { loadConfig, type AppConfig, type AppRole } from '#libs/config';
-import { createApp } from '../../apps/platform.js';
+import { createApp } from '#libs/platform';
+import { APPS } from '../../apps/all/src/apps.js';
 import { FakeCopilot, type FakeOptions } from '../fake-copilot/fake-copilot.js';
 
 export const TEST_ENCRYPTION_KEY = randomBytes(32).toString('hex');
@@ -46,7 +47,7 @@ export async function startGateway(
     },
     opts.role ?? 'all',
   );
-  const { app } = await createApp(config, pino({ level: 'silent' }));
+  const { app } = await createApp(config, APPS[config.role](config), pino({ level: 'silent' }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = await app.getUrl();
   const auth = (key?: string): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freePort } from './redis-server.js';
 
 /** What `npm start` runs: the built entry point (global-setup builds it once per test run). */
-export const ENTRY = 'dist/apps/main.js';
+export const ENTRY = 'dist/apps/all/src/main.js';
 
 export interface AppProcess {
   child: ChildProcess;
@@ -22,7 +22,7 @@ export interface AppProcess {
 const live = new Set<ChildProcess>();
 process.once('exit', () => live.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
-/** Runs `node dist/apps/main.js <args>` with only the given env (and PATH); does not wait for it. */
+/** Runs `node dist/apps/all/src/main.js <args>` with only the given env (and PATH); does not wait for it. */
 export function runEntry(env: Record<string, string>, args: string[] = ['all']) {
   const child = spawn(process.execPath, [ENTRY, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);

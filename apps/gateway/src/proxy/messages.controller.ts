@@ -2,7 +2,7 @@ import { Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common'
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
-import { keyRoute } from '../../../gate.js';
+import { keyRoute } from '#libs/platform';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@ne
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
-import { KEY_ROUTE } from '../../../gate.js';
+import { KEY_ROUTE } from '#libs/platform';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';

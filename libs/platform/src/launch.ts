@@ -2,16 +2,22 @@ import cluster from 'node:cluster';
 import { ConfigError, createLogger, loadConfig, type AppRole } from '#libs/config';
 import { StartupError } from '#libs/redis';
 import { drainAndClose, shutdownBoundMs, ShutdownSteps } from './ops/shutdown.js';
+import type { AppConfig } from '#libs/config';
+import type { AppModules } from './platform.module.js';
 import { createApp } from './platform.js';
 
-const ROLES: AppRole[] = ['all', 'gateway', 'auth'];
+/**
+ * Runs an app as a process: validated config, WORKERS processes sharing the port, SIGTERM/SIGINT
+ * drained the Kubernetes way with a watchdog. Each app's main.ts is one call of this.
+ */
+export function launch(role: AppRole, apps: (config: AppConfig) => AppModules): void {
+  main(role, apps).catch((err) => {
+    console.error(err instanceof StartupError ? `copilot-gateway cannot start: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  });
+}
 
-async function main() {
-  const role = (process.argv[2] ?? 'all') as AppRole;
-  if (!ROLES.includes(role)) {
-    console.error(`usage: node dist/apps/main.js [${ROLES.join('|')}]`);
-    process.exit(2);
-  }
+async function main(role: AppRole, apps: (config: AppConfig) => AppModules) {
   let config;
   try {
     config = loadConfig(process.env, role);
@@ -82,7 +88,7 @@ async function main() {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  ({ app } = await createApp(config, log));
+  ({ app } = await createApp(config, apps(config), log));
   await app.listen({ port: config.port, host: config.host });
   const port = (app.getHttpServer().address() as { port: number }).port;
   log.info(
@@ -92,8 +98,3 @@ async function main() {
       : `copilot-gateway (${role}) listening on ${config.host}:${port}, embedded mode (no REDIS_URL): state in ${config.dataDir}`,
   );
 }
-
-main().catch((err) => {
-  console.error(err instanceof StartupError ? `copilot-gateway cannot start: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exit(1);
-});

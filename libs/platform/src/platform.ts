@@ -9,7 +9,7 @@ import { createLogger, PinoNestLogger, type AppConfig } from '#libs/config';
 import { AccountsService } from '#libs/accounts';
 import { MetricsService } from '#libs/metrics';
 import { ApiExceptionFilter } from './api-exception.filter.js';
-import { AppModule } from './app.module.js';
+import { PlatformModule, type AppModules } from './platform.module.js';
 import { registerCors } from './cors.js';
 import { acceptEmptyJsonBodies } from './json-body.js';
 import { registerKeyGate } from './gate.js';
@@ -57,8 +57,8 @@ export interface CreatedApp {
   log: Logger;
 }
 
-/** Builds the Nest app for a role on Fastify; used by main.ts, the tests and the benchmark alike. */
-export async function createApp(config: AppConfig, log: Logger = createLogger(config)): Promise<CreatedApp> {
+/** Builds an app (its feature modules on the platform) on Fastify; used by the apps' entries, the tests and the benchmark alike. */
+export async function createApp(config: AppConfig, apps: AppModules, log: Logger = createLogger(config)): Promise<CreatedApp> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     logger: false,
@@ -80,7 +80,7 @@ export async function createApp(config: AppConfig, log: Logger = createLogger(co
     // (A function, as Fastify 5 does not honour a bare hop count.)
     trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(PlatformModule.forRoot(config, apps), adapter, {
     logger: new PinoNestLogger(log),
     abortOnError: false,
     // The proxy forwards the client's bytes as they came instead of serializing the parsed body again.
