@@ -14,6 +14,11 @@ import type { AddressInfo } from 'node:net';
  * reasoning_opaque on Claude chat with a thinking_budget; late usage, cached tokens and
  * copilot_usage on request (`fake_usage`) or by option; 466 for an outdated editor-version
  * (`requireEditorVersion`); `initiators`, the x-initiator of every model call.
+ *
+ * And the OpenAI Responses API, `POST /responses`, for the models that list it (`gpt-5-codex`,
+ * `gpt-5.4`): stateless as Copilot is (`store` must be false, `previous_response_id` and
+ * `service_tier` refused), reasoning items with `encrypted_content`, function calls, and the
+ * stream quirks seen from the real service as knobs (see `responses()`).
  */
 
 export interface FakeUser {
@@ -67,17 +72,53 @@ export interface FakeOptions {
   cachedTokens?: number;
   /** Add `copilot_usage: {total_nano_aiu: N}` to chat usage. Per request: `fake_usage: {total_nano_aiu: N}`. */
   nanoAiu?: number;
+  /**
+   * Responses streams: the `response.output_item.done` of every item carries a different item id
+   * than its `response.output_item.added` (`true` or `'done'`; the sub-events keep the `.added`
+   * id), or every event of an item a fresh id of its own (`'all'`), as real Copilot has been seen
+   * doing. `response.completed` lists the `.done` ids. Per request: `fake_item_id_mismatch`.
+   */
+  itemIdMismatch?: boolean | 'done' | 'all';
+  /**
+   * Responses function calls: this many whitespace-only `response.function_call_arguments.delta`
+   * events before the real arguments (which then start with that whitespace, still valid JSON).
+   * Per request: `fake_whitespace_args: N`.
+   */
+  whitespaceArgs?: number;
+  /**
+   * With `whitespaceArgs`: whitespace INSTEAD of the arguments, the endless-whitespace quirk: the
+   * call's `arguments` are only whitespace, its status `incomplete`, and the response ends
+   * `incomplete` (max_output_tokens). Per request: `fake_whitespace_only: true`.
+   */
+  whitespaceArgsOnly?: boolean;
+  /** `/responses` takes `store: true` and ignores it (default: 400, Copilot keeps no responses). */
+  acceptStore?: boolean;
 }
 
 /** Prompt tokens every fake call reports, and how many of them count as cached when the request asks for caching. */
 export const PROMPT_TOKENS = 12;
 export const CACHE_HIT_TOKENS = 8;
+/** Output tokens a /responses answer spends reasoning (reported as output_tokens_details.reasoning_tokens) before any text or call. */
+export const RESPONSES_REASONING_TOKENS = 32;
+/** The input item types /responses takes (others answer 400 invalid_value). */
+export const RESPONSES_INPUT_TYPES = [
+  'message',
+  'function_call',
+  'function_call_output',
+  'reasoning',
+  'custom_tool_call',
+  'custom_tool_call_output',
+  'local_shell_call',
+  'local_shell_call_output',
+  'web_search_call',
+  'item_reference',
+];
 /** The anthropic-beta values Copilot's /v1/messages accepts; any other answers 400. */
 export const ACCEPTED_ANTHROPIC_BETAS = ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27', 'advanced-tool-use-2025-11-20'];
 
 /** One Copilot model call as it arrived (after auth, header and version checks), for counting premium requests. */
 export interface InitiatorRecord {
-  route: 'chat' | 'messages' | 'embeddings';
+  route: 'chat' | 'messages' | 'embeddings' | 'responses';
   model: string | undefined;
   /** the `x-initiator` header (`user` | `agent`), undefined when absent */
   initiator: string | undefined;
@@ -110,7 +151,8 @@ const FREE = { is_premium: false, multiplier: 0 };
 /**
  * What `/models` lists, in this order (duplicate ids included, as Copilot sends them). Claude
  * models take `/v1/messages` and `/chat/completions`; `gpt-5-codex` and `gpt-5.4` only
- * `/responses` (which the fake does not serve yet: chat answers them `unsupported_api_for_model`).
+ * `/responses` (chat answers them `unsupported_api_for_model`, and `/responses` answers the
+ * others so).
  */
 export const FAKE_MODELS: FakeModel[] = [
   { id: 'gpt-4o', vendor: 'Azure OpenAI', type: 'chat', endpoints: CHAT, tokenizer: 'o200k_base', limits: { ...GPT_LIMITS, max_output_tokens: 4096, max_non_streaming_output_tokens: 4096 }, supports: GPT_SUPPORTS, billing: FREE },
@@ -230,13 +272,21 @@ export class FakeCopilot {
     messagesCompleted: 0,
     /** Copilot API calls answered 466 by `requireEditorVersion` */
     versionRejected: 0,
+    /** POST /responses calls that passed auth and the header checks */
+    responsesRequests: 0,
+    /** /responses answers finished (non-stream sent, or stream ended with response.completed / response.incomplete) */
+    responsesCompleted: 0,
   };
-  /** x-initiator / x-interaction-type / openai-intent of every chat, messages and embeddings call, in order (cleared by resetCounters) */
+  /** x-initiator / x-interaction-type / openai-intent of every chat, messages, responses and embeddings call, in order (cleared by resetCounters) */
   readonly initiators: InitiatorRecord[] = [];
   /** the last /v1/messages body, parsed (null until one arrives or when it was not JSON) */
   lastMessagesBody: any = null;
   /** the bytes of the last /v1/messages request, as they arrived */
   lastMessagesRaw = '';
+  /** the last /responses body, parsed (null until one arrives or when it was not JSON) */
+  lastResponsesBody: any = null;
+  /** the bytes of the last /responses request, as they arrived */
+  lastResponsesRaw = '';
   /** headers of the last Copilot API call, lower-cased */
   lastHeaders: Record<string, string | string[] | undefined> = {};
   lastChatBody: any = null;
@@ -280,8 +330,8 @@ export class FakeCopilot {
     return this;
   }
 
-  /** The next call(s) to `route` ('chat', 'messages', 'models', 'embeddings', 'exchange', 'user') answer this instead. */
-  script(route: 'chat' | 'messages' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
+  /** The next call(s) to `route` ('chat', 'messages', 'responses', 'models', 'embeddings', 'exchange', 'user') answer this instead. */
+  script(route: 'chat' | 'messages' | 'responses' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
     for (let i = 0; i < times; i++) this.scripted.push({ route, response });
     return this;
   }
@@ -322,7 +372,7 @@ export class FakeCopilot {
 
   /**
    * Premium requests the recorded calls would cost under the request-based plans: each
-   * user-initiated chat/messages call costs its model's `billing.multiplier`; agent calls are free.
+   * user-initiated chat/messages/responses call costs its model's `billing.multiplier`; agent calls are free.
    */
   premiumRequests(): number {
     return this.initiators
@@ -447,7 +497,7 @@ export class FakeCopilot {
     }
 
     // --- the Copilot API ---
-    if (!['GET /models', 'POST /chat/completions', 'POST /embeddings', 'POST /v1/messages'].includes(route)) {
+    if (!['GET /models', 'POST /chat/completions', 'POST /embeddings', 'POST /v1/messages', 'POST /responses'].includes(route)) {
       res.writeHead(404, { 'content-type': 'text/html' });
       return res.end('<html><body><h1>404 Not Found</h1></body></html>');
     }
@@ -480,7 +530,7 @@ export class FakeCopilot {
         model = undefined;
       }
       this.initiators.push({
-        route: route === 'POST /chat/completions' ? 'chat' : route === 'POST /v1/messages' ? 'messages' : 'embeddings',
+        route: route === 'POST /chat/completions' ? 'chat' : route === 'POST /v1/messages' ? 'messages' : route === 'POST /responses' ? 'responses' : 'embeddings',
         model,
         initiator: header('x-initiator'),
         interaction: header('x-interaction-type'),
@@ -537,6 +587,7 @@ export class FakeCopilot {
     }
 
     if (route === 'POST /v1/messages') return this.messages(req, res, body);
+    if (route === 'POST /responses') return this.responses(req, res, body);
 
     this.counters.chatRequests++;
     this.lastChatRaw = body;
@@ -929,6 +980,308 @@ export class FakeCopilot {
     this.counters.messagesCompleted++;
     res.end();
   }
+
+  // --- POST /responses: the OpenAI Responses API, for the models that list it (gpt-5-codex, gpt-5.4) ---
+
+  /**
+   * Validates as the real one does (shared/docs/copilot-upstream.md §3, §6): a model whose
+   * `supported_endpoints` lacks `/responses` → 400 `unsupported_api_for_model`; `service_tier` and
+   * `previous_response_id` → 400 `unsupported_value` (Copilot's wording); `store: true` → 400
+   * (Copilot keeps no responses; `acceptStore` accepts and ignores it); `input` required, a string
+   * or known items; a `function_call_output` needs its `function_call` earlier in `input`; a
+   * `reasoning` item needs its `encrypted_content` (nothing is stored to look it up by id);
+   * `reasoning.effort` within the model's list; `max_output_tokens` >= 16.
+   *
+   * Answers: a `reasoning` item (summary when `reasoning.summary` asks for one, `encrypted_content`
+   * when `include` has "reasoning.encrypted_content"), then a `function_call` of the first function
+   * tool (or the one `tool_choice` names) unless the last input item is a tool's output or
+   * tool_choice is "none", else a `message` ("Hello from <model>!", or "Done: <output>" after a
+   * tool's output). Reasoning costs RESPONSES_REASONING_TOKENS output tokens, each text delta one,
+   * a call 8: a smaller `max_output_tokens` cuts the answer and ends it `incomplete`.
+   *
+   * Knobs, from the top level of the body or from `metadata` (top level wins; strings such as
+   * "true" / "5" work, for translators that keep metadata as strings):
+   * - `fake_fault`: `slow_headers` (`fake_delay_ms`, then the normal answer), `stall`
+   *   (created, in_progress, a message item with one delta, then nothing until the client leaves),
+   *   `stream_error` (one delta, then an `error` event and `response.failed`; `fake_stream_error:
+   *   'error' | 'failed'` sends only one of the two), and chat's `truncated`, `truncated_json`,
+   *   `html_500`, `not_json`, `reset`.
+   * - `fake_item_id_mismatch: true | 'done' | 'all'` (option `itemIdMismatch`).
+   * - `fake_whitespace_args: N`, `fake_whitespace_only: true` (options `whitespaceArgs`, `whitespaceArgsOnly`).
+   * - `fake_stream: {events, interval_ms}`: text deltas (cycling the greeting) and the gap between them.
+   * - `fake_usage: {cached_tokens, total_nano_aiu}` (options `cachedTokens`, `nanoAiu`).
+   * `script('responses', …)` answers ahead of everything but auth and the header checks.
+   */
+  private async responses(req: IncomingMessage, res: ServerResponse, body: string) {
+    this.counters.responsesRequests++;
+    this.lastResponsesRaw = body;
+    const s = this.takeScript('responses');
+    if (s) return this.answerScripted(req, res, s);
+    let r: any;
+    try {
+      r = JSON.parse(body);
+    } catch {
+      return json(res, 400, badRequest('Invalid JSON in request body', 'invalid_request_body', null));
+    }
+    if (!isObject(r)) return json(res, 400, badRequest('The request body must be a JSON object', 'invalid_request_body', null));
+    this.lastResponsesBody = r;
+    if (typeof r.model !== 'string') return json(res, 400, badRequest("Missing required parameter: 'model'.", 'missing_required_parameter', 'model'));
+    const fault = messagesKnob(r, 'fake_fault');
+    if (fault === 'slow_headers') {
+      if (await waitOrClose(req, res, Number(messagesKnob(r, 'fake_delay_ms') ?? 5000))) return void this.counters.requestsCancelled++;
+    } else if (fault) return this.misbehaveResponses(req, res, r, String(fault));
+    const model = FAKE_MODELS.find((m) => m.id === r.model && m.type === 'chat');
+    if (!model) return json(res, 400, { error: { message: 'The requested model is not supported.', code: 'model_not_supported', param: 'model', type: 'invalid_request_error' } });
+    if (!(model.endpoints ?? ['/chat/completions']).includes('/responses')) return json(res, 400, unsupportedApi(r.model, '/responses'));
+    const invalid = validateResponses(r, model, this.options.acceptStore ?? false);
+    if (invalid) return json(res, 400, { error: invalid });
+    if (r.stream === true) return this.streamResponses(req, res, r);
+    return this.completeResponses(res, r);
+  }
+
+  private async misbehaveResponses(req: IncomingMessage, res: ServerResponse, r: any, fault: string) {
+    if (fault !== 'stall' && fault !== 'stream_error') return this.misbehave(req, res, { ...r, fake_fault: fault });
+    const p = this.planResponses(r);
+    const send = this.sseWriter(res);
+    let seq = 0;
+    const emit = (type: string, fields: Record<string, unknown>) => send(type, { type, sequence_number: seq++, ...fields });
+    if (fault === 'stall') res.on('close', () => this.counters.streamsCancelled++);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    await emit('response.created', { response: this.responseObject(r, p, 'in_progress', [], null) });
+    await emit('response.in_progress', { response: this.responseObject(r, p, 'in_progress', [], null) });
+    const id = itemId('msg');
+    await emit('response.output_item.added', { output_index: 0, item: { id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } });
+    await emit('response.content_part.added', { item_id: id, output_index: 0, content_index: 0, part: { type: 'output_text', annotations: [], text: '' } });
+    await emit('response.output_text.delta', { item_id: id, output_index: 0, content_index: 0, delta: 'Hel' });
+    if (fault === 'stall') return; // and nothing more, until the client gives up
+    const which = String(messagesKnob(r, 'fake_stream_error') ?? 'both');
+    const error = { code: 'server_error', message: 'The server had an error processing your request. Sorry about that! You can retry your request.' };
+    if (which !== 'failed') await emit('error', { ...error, param: null });
+    if (which !== 'error') await emit('response.failed', { response: { ...this.responseObject(r, p, 'failed', [], null), error } });
+    res.end();
+  }
+
+  /** What the fake answers to a (valid) responses request: items, token counts, status. */
+  private planResponses(r: any) {
+    const shape = isObject(messagesKnob(r, 'fake_stream')) ? messagesKnob(r, 'fake_stream') : {};
+    const gap = Number(shape.interval_ms ?? this.options.streamIntervalMs ?? 0);
+    const items: any[] = typeof r.input === 'string' ? [{ type: 'message', role: 'user', content: r.input }] : Array.isArray(r.input) ? r.input : [];
+    const last = items.at(-1);
+    const result = isObject(last) && typeof last.type === 'string' && last.type.endsWith('_output') ? last : undefined;
+    const tools: any[] = Array.isArray(r.tools) ? r.tools.filter((t: any) => isObject(t) && t.type === 'function' && typeof t.name === 'string') : [];
+    const choice = r.tool_choice;
+    const tool =
+      tools.length && !result && choice !== 'none'
+        ? (isObject(choice) && choice.type === 'function' && tools.find((t) => t.name === choice.name)) || tools[0]
+        : undefined;
+    const events = shape.events === undefined ? undefined : Math.max(1, Number(shape.events) || 1);
+    const greeting = ['Hello', ' from', ` ${r.model}`, '!'];
+    let parts: string[] = [];
+    if (result) parts = ['Done', ': ', functionOutputText(result.output).slice(0, 200) || 'ok'];
+    else if (!tool) parts = events === undefined ? greeting : Array.from({ length: events }, (_, i) => greeting[i % greeting.length]);
+
+    const summary = ['auto', 'concise', 'detailed'].includes(r.reasoning?.summary) ? REASONING : [];
+    const include: unknown[] = Array.isArray(r.include) ? r.include : [];
+    const reasoning = { id: itemId('rs'), summary, encrypted: include.includes('reasoning.encrypted_content') ? encryptedContent() : undefined };
+
+    const wsKnob = messagesKnob(r, 'fake_whitespace_args');
+    const wsCount = Math.max(0, Math.floor(Number(wsKnob ?? this.options.whitespaceArgs ?? 0)) || 0);
+    const wsOnly = wsCount > 0 && truthy(messagesKnob(r, 'fake_whitespace_only') ?? this.options.whitespaceArgsOnly);
+    const whitespace = Array.from({ length: wsCount }, (_, i) => WHITESPACE[i % WHITESPACE.length]);
+
+    // Output tokens: reasoning first, then one per text delta, 8 for a call (or one per whitespace delta).
+    const budget = typeof r.max_output_tokens === 'number' ? r.max_output_tokens : Infinity;
+    const reasoningTokens = Math.min(RESPONSES_REASONING_TOKENS, budget);
+    let status: 'completed' | 'incomplete' = 'completed';
+    let call: { id: string; callId: string; name: string; argParts: string[]; whitespace: string[]; status: 'completed' | 'incomplete' } | undefined;
+    let message: { id: string; parts: string[]; status: 'completed' | 'incomplete' } | undefined;
+    let outputTokens = reasoningTokens;
+    if (budget < RESPONSES_REASONING_TOKENS) status = 'incomplete';
+    else if (tool) {
+      const args = JSON.stringify(sampleArgs(tool.parameters));
+      const cost = wsOnly ? wsCount : 8 + wsCount;
+      if (wsOnly || RESPONSES_REASONING_TOKENS + cost > budget) status = 'incomplete';
+      if (wsOnly || RESPONSES_REASONING_TOKENS + cost <= budget) {
+        const cut = [0, Math.floor(args.length / 3), Math.floor((2 * args.length) / 3), args.length];
+        call = {
+          id: itemId('fc'),
+          callId: `call_${randomBytes(12).toString('base64url')}`,
+          name: tool.name,
+          argParts: wsOnly ? [] : [0, 1, 2].map((i) => args.slice(cut[i], cut[i + 1])),
+          whitespace,
+          status: wsOnly ? 'incomplete' : 'completed',
+        };
+        outputTokens += cost;
+      }
+    } else {
+      const room = budget - RESPONSES_REASONING_TOKENS;
+      const kept = parts.slice(0, Math.max(0, Math.min(parts.length, room)));
+      if (kept.length < parts.length) status = 'incomplete';
+      if (kept.length) message = { id: itemId('msg'), parts: kept, status: kept.length < parts.length ? 'incomplete' : 'completed' };
+      outputTokens += kept.length;
+    }
+    const fakeUsage = isObject(messagesKnob(r, 'fake_usage')) ? messagesKnob(r, 'fake_usage') : undefined;
+    const cached = this.cachedTokens(fakeUsage, typeof r.prompt_cache_key === 'string') ?? 0;
+    const usage: Record<string, unknown> = {
+      input_tokens: PROMPT_TOKENS,
+      input_tokens_details: { cached_tokens: cached },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: reasoningTokens },
+      total_tokens: PROMPT_TOKENS + outputTokens,
+    };
+    const nano = fakeUsage?.total_nano_aiu ?? this.options.nanoAiu;
+    if (nano !== undefined) usage.copilot_usage = { total_nano_aiu: Number(nano) };
+    const mismatch = messagesKnob(r, 'fake_item_id_mismatch') ?? this.options.itemIdMismatch;
+    return {
+      id: `resp_${randomBytes(24).toString('hex')}`,
+      createdAt: Math.floor(Date.now() / 1000),
+      gap,
+      reasoning,
+      call,
+      message,
+      status,
+      usage,
+      mismatch: mismatch === 'all' ? ('all' as const) : mismatch === 'done' || truthy(mismatch) ? ('done' as const) : undefined,
+    };
+  }
+
+  /** The finished output items of a plan; `ids` swaps in other ids per item (the `.done` ids of the id-mismatch quirk). */
+  private responsesOutput(p: ReturnType<FakeCopilot['planResponses']>, ids: string[] = []) {
+    const out: any[] = [];
+    const rs = p.reasoning;
+    out.push({
+      id: ids[0] ?? rs.id,
+      type: 'reasoning',
+      summary: rs.summary.length ? [{ type: 'summary_text', text: rs.summary.join('') }] : [],
+      ...(rs.encrypted ? { encrypted_content: rs.encrypted } : {}),
+    });
+    if (p.call)
+      out.push({
+        id: ids[1] ?? p.call.id,
+        type: 'function_call',
+        status: p.call.status,
+        arguments: [...p.call.whitespace, ...p.call.argParts].join(''),
+        call_id: p.call.callId,
+        name: p.call.name,
+      });
+    if (p.message)
+      out.push({
+        id: ids[1] ?? p.message.id,
+        type: 'message',
+        status: p.message.status,
+        role: 'assistant',
+        content: [{ type: 'output_text', text: p.message.parts.join(''), annotations: [] }],
+      });
+    return out;
+  }
+
+  /** The response object as the API returns it (echoing the request's settings). */
+  private responseObject(r: any, p: ReturnType<FakeCopilot['planResponses']>, status: string, output: unknown[], usage: unknown) {
+    return {
+      id: p.id,
+      object: 'response',
+      created_at: p.createdAt,
+      status,
+      background: false,
+      error: null,
+      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      instructions: r.instructions ?? null,
+      max_output_tokens: r.max_output_tokens ?? null,
+      model: r.model,
+      output,
+      parallel_tool_calls: r.parallel_tool_calls ?? true,
+      previous_response_id: null,
+      reasoning: { effort: r.reasoning?.effort ?? 'medium', summary: r.reasoning?.summary ?? null },
+      store: false,
+      temperature: r.temperature ?? 1,
+      text: r.text ?? { format: { type: 'text' } },
+      tool_choice: r.tool_choice ?? 'auto',
+      tools: Array.isArray(r.tools) ? r.tools : [],
+      top_p: r.top_p ?? 1,
+      truncation: 'disabled',
+      usage,
+      metadata: {},
+    };
+  }
+
+  private completeResponses(res: ServerResponse, r: any) {
+    const p = this.planResponses(r);
+    this.counters.responsesCompleted++;
+    json(res, 200, this.responseObject(r, p, p.status, this.responsesOutput(p), p.usage));
+  }
+
+  /**
+   * The real event sequence: response.created, response.in_progress, then per item
+   * output_item.added → (reasoning: reasoning_summary_part.added → reasoning_summary_text.delta* →
+   * reasoning_summary_text.done → reasoning_summary_part.done, when a summary was asked for) |
+   * (message: content_part.added → output_text.delta* → output_text.done → content_part.done) |
+   * (function_call: function_call_arguments.delta* → function_call_arguments.done) →
+   * output_item.done; then response.completed or response.incomplete. No [DONE]. Every event has a
+   * rising sequence_number; item events output_index and item_id; content events content_index.
+   */
+  private async streamResponses(req: IncomingMessage, res: ServerResponse, r: any) {
+    const p = this.planResponses(r);
+    const send = this.sseWriter(res);
+    let closed = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true;
+        this.counters.streamsCancelled++;
+      }
+    });
+    let seq = 0;
+    const emit = async (type: string, fields: Record<string, unknown>) => {
+      if (!closed) await send(type, { type, sequence_number: seq++, ...fields });
+    };
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    await emit('response.created', { response: this.responseObject(r, p, 'in_progress', [], null) });
+    await emit('response.in_progress', { response: this.responseObject(r, p, 'in_progress', [], null) });
+
+    const final = this.responsesOutput(p);
+    const doneIds = final.map((item) => (p.mismatch ? itemId(item.id.split('_')[0]) : item.id));
+    // The id an item's events carry: its own, or (quirk 'all') a fresh one per event.
+    const idFor = (item: any) => (p.mismatch === 'all' ? itemId(item.id.split('_')[0]) : item.id);
+    for (const [output_index, item] of final.entries()) {
+      if (closed) return;
+      if (item.type === 'reasoning') {
+        await emit('response.output_item.added', { output_index, item: { id: idFor(item), type: 'reasoning', summary: [] } });
+        if (p.reasoning.summary.length) {
+          const text = p.reasoning.summary.join('');
+          const at = { output_index, summary_index: 0 };
+          await emit('response.reasoning_summary_part.added', { item_id: idFor(item), ...at, part: { type: 'summary_text', text: '' } });
+          for (const delta of p.reasoning.summary) await emit('response.reasoning_summary_text.delta', { item_id: idFor(item), ...at, delta });
+          await emit('response.reasoning_summary_text.done', { item_id: idFor(item), ...at, text });
+          await emit('response.reasoning_summary_part.done', { item_id: idFor(item), ...at, part: { type: 'summary_text', text } });
+        }
+      } else if (item.type === 'message') {
+        await emit('response.output_item.added', { output_index, item: { id: idFor(item), type: 'message', status: 'in_progress', content: [], role: 'assistant' } });
+        const at = { output_index, content_index: 0 };
+        const text = item.content[0].text;
+        await emit('response.content_part.added', { item_id: idFor(item), ...at, part: { type: 'output_text', annotations: [], text: '' } });
+        // Deltas keep to a fixed timeline (like a model emitting tokens), as on chat.
+        const t0 = Date.now();
+        for (const [i, delta] of p.message!.parts.entries()) {
+          if (p.gap) await new Promise((done) => setTimeout(done, Math.max(0, t0 + (i + 1) * p.gap - Date.now())));
+          await emit('response.output_text.delta', { item_id: idFor(item), ...at, delta });
+        }
+        await emit('response.output_text.done', { item_id: idFor(item), ...at, text });
+        await emit('response.content_part.done', { item_id: idFor(item), ...at, part: { type: 'output_text', annotations: [], text } });
+      } else {
+        await emit('response.output_item.added', {
+          output_index,
+          item: { id: idFor(item), type: 'function_call', status: 'in_progress', arguments: '', call_id: item.call_id, name: item.name },
+        });
+        for (const delta of [...p.call!.whitespace, ...p.call!.argParts]) await emit('response.function_call_arguments.delta', { item_id: idFor(item), output_index, delta });
+        await emit('response.function_call_arguments.done', { item_id: idFor(item), output_index, arguments: item.arguments });
+      }
+      await emit('response.output_item.done', { output_index, item: { ...item, id: doneIds[output_index] } });
+    }
+    if (closed) return;
+    const done = p.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+    await emit(done, { response: this.responseObject(r, p, p.status, this.responsesOutput(p, doneIds), p.usage) });
+    this.counters.responsesCompleted++;
+    res.end();
+  }
 }
 
 /**
@@ -1125,5 +1478,139 @@ function validateMessages(m: any): string | undefined {
         return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
     }
   }
+  return undefined;
+}
+
+/** An OpenAI-style 400 body: {message, code, param, type: invalid_request_error}. */
+function badRequest(message: string, code: string | null, param: string | null) {
+  return { error: { message, code, param, type: 'invalid_request_error' } };
+}
+
+/** A Responses item id: prefix (rs, msg, fc) and 48 hex digits, as OpenAI's look. */
+function itemId(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('hex')}`;
+}
+
+/** An opaque reasoning blob, shaped like the real ones (Fernet-style, base64url). */
+function encryptedContent(): string {
+  return `gAAAAA${randomBytes(180).toString('base64url')}`;
+}
+
+/** A knob's boolean: true, or the string "true" (metadata values are strings). */
+function truthy(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+/** The whitespace a function call's arguments stream in the endless-whitespace quirk. */
+const WHITESPACE = ['\n', '  ', '\n\n', '\t', ' \n  ', '    '];
+
+/** The text of a function_call_output's `output`: a string, or input_text / output_text parts. */
+function functionOutputText(output: unknown): string {
+  if (typeof output === 'string') return output;
+  if (Array.isArray(output)) return output.map((p) => (isObject(p) && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+/**
+ * Arguments that fit a function tool's JSON schema: required properties (or all) with plain values;
+ * `city` → "Paris", `command` / `cmd` → ["echo","fake"] for an array, "echo fake" otherwise.
+ */
+function sampleArgs(schema: any): Record<string, unknown> {
+  const props = isObject(schema?.properties) ? schema.properties : {};
+  const names: string[] = Array.isArray(schema?.required) && schema.required.length ? schema.required : Object.keys(props);
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const p = isObject(props[name]) ? props[name] : {};
+    const shell = name === 'command' || name === 'cmd';
+    if (Array.isArray(p.enum) && p.enum.length) out[name] = p.enum[0];
+    else if (p.type === 'array') out[name] = shell ? ['echo', 'fake'] : [];
+    else if (p.type === 'number' || p.type === 'integer') out[name] = 1;
+    else if (p.type === 'boolean') out[name] = false;
+    else if (p.type === 'object') out[name] = {};
+    else out[name] = name === 'city' ? 'Paris' : shell ? 'echo fake' : `fake ${name}`;
+  }
+  return out;
+}
+
+const MESSAGE_ROLES = ['user', 'assistant', 'system', 'developer'];
+const CONTENT_TYPES = ['input_text', 'input_image', 'input_file', 'input_audio', 'output_text', 'refusal'];
+
+/** Why Copilot's /responses would refuse this body with a 400 (the error object), or undefined. */
+function validateResponses(r: any, model: FakeModel, acceptStore: boolean): Record<string, unknown> | undefined {
+  const bad = (message: string, code: string | null, param: string | null) => badRequest(message, code, param).error;
+  // Copilot's own refusals, worded as captured from the real service.
+  if (r.service_tier !== undefined) return bad('service_tier is not supported', 'unsupported_value', 'service_tier');
+  if (r.previous_response_id !== undefined) return bad('previous_response_id is not supported', 'unsupported_value', 'previous_response_id');
+  // Copilot keeps no responses (its clients send store:false); the real wording for store:true is unknown.
+  if (r.store === true && !acceptStore) return bad('store is not supported: send store:false and the whole conversation as input', 'unsupported_value', 'store');
+  if (r.input === undefined || r.input === null) return bad("Missing required parameter: 'input'.", 'missing_required_parameter', 'input');
+  if (typeof r.input !== 'string' && !Array.isArray(r.input))
+    return bad("Invalid type for 'input': expected one of a string or array of input items.", 'invalid_type', 'input');
+  const callIds = new Set<string>();
+  for (const [i, item] of (Array.isArray(r.input) ? r.input : []).entries()) {
+    const at = `input[${i}]`;
+    if (!isObject(item)) return bad(`Invalid type for '${at}': expected an object.`, 'invalid_type', at);
+    const type = item.type ?? (item.role !== undefined ? 'message' : undefined);
+    if (!RESPONSES_INPUT_TYPES.includes(type))
+      return bad(`Invalid value: '${String(type)}'. Supported values are: ${RESPONSES_INPUT_TYPES.map((t) => `'${t}'`).join(', ')}.`, 'invalid_value', `${at}.type`);
+    if (type === 'message') {
+      if (!MESSAGE_ROLES.includes(item.role))
+        return bad(`Invalid value: '${String(item.role)}'. Supported values are: ${MESSAGE_ROLES.map((t) => `'${t}'`).join(', ')}.`, 'invalid_value', `${at}.role`);
+      if (typeof item.content === 'string') continue;
+      if (!Array.isArray(item.content)) return bad(`Invalid type for '${at}.content': expected a string or an array of content parts.`, 'invalid_type', `${at}.content`);
+      for (const [j, part] of item.content.entries())
+        if (!isObject(part) || !CONTENT_TYPES.includes(part.type))
+          return bad(
+            `Invalid value: '${String(isObject(part) ? part.type : part)}'. Supported values are: ${CONTENT_TYPES.map((t) => `'${t}'`).join(', ')}.`,
+            'invalid_value',
+            `${at}.content[${j}].type`,
+          );
+    } else if (type === 'function_call' || type === 'custom_tool_call') {
+      for (const field of type === 'function_call' ? ['call_id', 'name', 'arguments'] : ['call_id', 'name', 'input'])
+        if (typeof item[field] !== 'string') return bad(`Missing required parameter: '${at}.${field}'.`, 'missing_required_parameter', `${at}.${field}`);
+      callIds.add(item.call_id);
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      if (typeof item.call_id !== 'string') return bad(`Missing required parameter: '${at}.call_id'.`, 'missing_required_parameter', `${at}.call_id`);
+      if (item.output === undefined) return bad(`Missing required parameter: '${at}.output'.`, 'missing_required_parameter', `${at}.output`);
+      if (!callIds.has(item.call_id)) return bad(`No tool call found for function call output with call_id ${item.call_id}.`, null, 'input');
+    } else if (type === 'reasoning') {
+      if (!Array.isArray(item.summary)) return bad(`Missing required parameter: '${at}.summary'.`, 'missing_required_parameter', `${at}.summary`);
+      // Nothing is stored: a reasoning item is only usable with its encrypted_content.
+      if (typeof item.encrypted_content !== 'string')
+        return bad(
+          `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+          null,
+          'input',
+        );
+    } else if (type === 'item_reference') {
+      return bad(
+        `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+        null,
+        'input',
+      );
+    }
+  }
+  if (r.tools !== undefined) {
+    if (!Array.isArray(r.tools)) return bad("Invalid type for 'tools': expected an array of tools.", 'invalid_type', 'tools');
+    for (const [i, t] of r.tools.entries()) {
+      if (!isObject(t) || typeof t.type !== 'string') return bad(`Missing required parameter: 'tools[${i}].type'.`, 'missing_required_parameter', `tools[${i}].type`);
+      if (t.type === 'function' && typeof t.name !== 'string') return bad(`Missing required parameter: 'tools[${i}].name'.`, 'missing_required_parameter', `tools[${i}].name`);
+    }
+  }
+  const efforts = model.supports?.reasoning_effort;
+  const effort = isObject(r.reasoning) ? r.reasoning.effort : undefined;
+  if (effort !== undefined && effort !== null && Array.isArray(efforts) && !efforts.includes(effort))
+    return bad(
+      `Unsupported value: 'reasoning.effort' does not support '${String(effort)}' with this model. Supported values are: ${efforts.map((e) => `'${e}'`).join(', ')}.`,
+      'unsupported_value',
+      'reasoning.effort',
+    );
+  if (r.max_output_tokens !== undefined && r.max_output_tokens !== null) {
+    if (!Number.isInteger(r.max_output_tokens)) return bad("Invalid type for 'max_output_tokens': expected an integer.", 'invalid_type', 'max_output_tokens');
+    if (r.max_output_tokens < 16)
+      return bad(`Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got ${r.max_output_tokens} instead.`, 'integer_below_min_value', 'max_output_tokens');
+  }
+  if (r.include !== undefined && !(Array.isArray(r.include) && r.include.every((x: unknown) => typeof x === 'string')))
+    return bad("Invalid type for 'include': expected an array of strings.", 'invalid_type', 'include');
   return undefined;
 }

@@ -12,6 +12,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   // Suites that run real processes need dist/; build it once here rather than racing in each.
   execFileSync(process.execPath, ['scripts/build-if-needed.mjs'], { stdio: 'inherit' });
+  // The real CLI clients (Claude Code, Codex) live in test/clients' own install, not the root one.
+  execFileSync(process.execPath, ['test/clients/ensure.mjs'], { stdio: 'inherit' });
   if (process.env.TEST_REDIS_URL) {
     project.provide('redisUrl', process.env.TEST_REDIS_URL);
     return;

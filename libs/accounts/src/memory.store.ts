@@ -33,6 +33,7 @@ export class MemoryStore implements StateStore {
   private readonly events = new EventEmitter();
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
+  private writes = 0;
 
   constructor(private readonly file: string | null) {}
 
@@ -130,6 +131,11 @@ export class MemoryStore implements StateStore {
   }
   async setCache(key: string, value: string, ttlMs: number) {
     this.cache.set(key, { value, expires: Date.now() + ttlMs });
+    // Entries nobody reads again (stored responses, old device sessions) leave on a sweep, not only on a read.
+    if (++this.writes % 1000 === 0) {
+      const now = Date.now();
+      for (const [k, e] of this.cache) if (e.expires <= now) this.cache.delete(k);
+    }
   }
   async deleteCache(key: string, ifValue?: string) {
     if (ifValue === undefined || this.cache.get(key)?.value === ifValue) this.cache.delete(key);

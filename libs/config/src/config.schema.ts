@@ -88,6 +88,7 @@ export const envSchema = z.object({
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(5_000),
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   MODEL_ALIASES: z.string().default(''),
+  RESPONSES_STORE_TTL: int(60, 365 * 86_400).default(2_592_000),
   // What Copilot is told the client is; it answers 466 to identities it considers too old.
   COPILOT_EDITOR_VERSION: z.string().min(1).default('vscode/1.107.0'),
   COPILOT_PLUGIN_VERSION: z.string().min(1).default('copilot-chat/0.35.0'),
@@ -131,6 +132,8 @@ export interface AppConfig {
   /** SIGTERM: readiness 503 at once, new connections refused after delayMs, open requests get drainMs */
   shutdown: { delayMs: number; drainMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** how long a stored /v1/responses answer (for previous_response_id, retrieve) lives */
+  responsesStoreTtlMs: number;
   /** MODEL_ALIASES: asked id → Copilot id, on top of the built-in Claude date rule */
   modelAliases: Record<string, string>;
   /** the editor identity sent to GitHub and Copilot (COPILOT_*_VERSION, COPILOT_USER_AGENT) */
@@ -208,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, drainMs: e.DRAIN_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
     modelAliases: aliases,
+    responsesStoreTtlMs: e.RESPONSES_STORE_TTL * 1000,
     identity: { editorVersion: e.COPILOT_EDITOR_VERSION, pluginVersion: e.COPILOT_PLUGIN_VERSION, userAgent: e.COPILOT_USER_AGENT, apiVersion: e.COPILOT_API_VERSION },
   };
 }

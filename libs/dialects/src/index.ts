@@ -20,3 +20,6 @@ export { prepareNativeBody, filterBetas, NativeUsageReader, type NativeUsage } f
 export { messagesInitiator, isCompactionRequest } from './anthropic-messages/initiator.js';
 export { countMessagesTokens, type CountTokensOptions } from './anthropic-messages/count-tokens.js';
 export { errorBody, type Dialect } from './errors.js';
+export { chatToResponsesRequest, effortForBudget, ENCRYPTED_REASONING_PREFIX } from './openai-chat/to-responses.js';
+export { responseToChatCompletion } from './openai-chat/from-responses.js';
+export { ResponsesToChatStream } from './openai-chat/responses-stream.js';

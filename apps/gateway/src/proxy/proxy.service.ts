@@ -4,6 +4,8 @@ import type { Principal } from '#libs/accounts';
 import { ApiError, normalizeCompletion, normalizeEmbeddings, StreamTranslator, type OpenAIModel } from '#libs/copilot';
 import {
   chatToMessage,
+  chatToResponsesRequest,
+  responseToChatCompletion,
   countMessagesTokens,
   filterBetas,
   hasImage,
@@ -12,9 +14,9 @@ import {
   parseMessagesRequest,
   prepareNativeBody,
 } from '#libs/dialects';
-import { ModelCatalog } from './model-catalog.js';
+import { ModelCatalog, type CatalogModel } from './model-catalog.js';
 import { validateChat, validateEmbeddings } from './request-validation.js';
-import { MessagesFromChat, NativeMessages } from './streams.js';
+import { ChatFromResponses, MessagesFromChat, MessagesFromResponses, NativeMessages } from './streams.js';
 import { UpstreamPipeline } from './upstream.pipeline.js';
 
 /**
@@ -35,14 +37,25 @@ export class ProxyService {
   async chatCompletions(principal: Principal, body: unknown, raw: Buffer | undefined, reply: FastifyReply): Promise<void> {
     const chat = validateChat(body);
     const model = await this.catalog.resolve(principal, chat.model);
+    const common = { principal, reply, dialect: 'openai' as const, model: chat.model, label: Promise.resolve(model.id) };
+    const call = { method: 'POST' as const, initiator: chat.initiator, vision: chat.vision };
+    if (hubEndpoint(model) === '/responses') {
+      // A model Copilot serves only on the Responses API: chat → Responses → chat.
+      await this.pipeline.run({
+        ...common,
+        call: { ...call, path: '/responses', body: JSON.stringify(chatToResponsesRequest({ ...(body as object), model: model.id }, { model: model.id })) },
+        json: (upstream) => {
+          const answer = normalizeCompletion(responseToChatCompletion(upstream, chat.model), chat.model, chat.n);
+          return { body: answer, usage: answer.usage };
+        },
+        stream: chat.stream ? new ChatFromResponses(chat.model, chat.includeUsage) : undefined,
+      });
+      return;
+    }
     const forward = model.id === chat.model && raw ? raw : JSON.stringify({ ...(body as object), model: model.id });
     await this.pipeline.run({
-      principal,
-      reply,
-      dialect: 'openai',
-      model: chat.model,
-      label: Promise.resolve(model.id),
-      call: { method: 'POST', path: '/chat/completions', body: forward, initiator: chat.initiator, vision: chat.vision },
+      ...common,
+      call: { ...call, path: '/chat/completions', body: forward },
       json: (upstream) => {
         const answer = normalizeCompletion(upstream, chat.model, chat.n);
         return { body: answer, usage: answer.usage };
@@ -84,11 +97,23 @@ export class ProxyService {
       });
       return;
     }
-    if (!model.endpoints.includes('/chat/completions'))
-      throw ApiError.badRequest(`The model '${req.model}' is served only on ${model.endpoints.join(', ')}, which the Messages API cannot reach yet`, 'model', 'unsupported_api_for_model');
+    const chatBody = messagesToChat(req, { model: model.id, thinking: model.thinking, maxOutputTokens: model.maxOutputTokens ?? undefined });
+    if (hubEndpoint(model) === '/responses') {
+      // Messages → chat → Responses, and the answer back the same way.
+      await this.pipeline.run({
+        ...common,
+        call: { ...call, path: '/responses', body: JSON.stringify(chatToResponsesRequest(chatBody, { model: model.id })) },
+        json: (upstream) => {
+          const answer = chatToMessage(responseToChatCompletion(upstream, req.model), req.model);
+          return { body: answer, usage: nativeUsage(answer.usage) };
+        },
+        stream: req.stream ? new MessagesFromResponses(req.model) : undefined,
+      });
+      return;
+    }
     await this.pipeline.run({
       ...common,
-      call: { ...call, path: '/chat/completions', body: JSON.stringify(messagesToChat(req, { model: model.id, thinking: model.thinking, maxOutputTokens: model.maxOutputTokens ?? undefined })) },
+      call: { ...call, path: '/chat/completions', body: JSON.stringify(chatBody) },
       json: (upstream) => {
         const answer = chatToMessage(upstream, req.model);
         return { body: answer, usage: nativeUsage(answer.usage) };
@@ -134,6 +159,16 @@ export class ProxyService {
     if (!model) throw ApiError.notFound(`The model '${id}' does not exist`, 'model_not_found', 'model');
     return model;
   }
+}
+
+/**
+ * Where a request in the hub form (chat completions) goes for a model: chat completions where
+ * Copilot serves it there, else the Responses API (the gpt-5.x-codex family, gpt-5.4).
+ */
+function hubEndpoint(model: CatalogModel): '/chat/completions' | '/responses' {
+  if (model.endpoints.includes('/chat/completions')) return '/chat/completions';
+  if (model.endpoints.includes('/responses')) return '/responses';
+  throw ApiError.badRequest(`The model '${model.id}' is served only on ${model.endpoints.join(', ')}`, 'model', 'unsupported_api_for_model');
 }
 
 /** Anthropic usage in the hub's terms, for metrics: input counts what was read from cache too. */

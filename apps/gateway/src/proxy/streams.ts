@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
-import { ApiError, SseParser } from '#libs/copilot';
-import { anthropicErrorType, ChatToMessagesStream, NativeUsageReader } from '#libs/dialects';
+import { ApiError, SseParser, StreamNormalizer } from '#libs/copilot';
+import { anthropicErrorType, ChatToMessagesStream, NativeUsageReader, ResponsesToChatStream } from '#libs/dialects';
 import type { StreamOut, TokenUsage } from './upstream.pipeline.js';
 
 /** Each complete `data:` payload of an SSE byte stream, parsed; malformed ones are dropped. */
@@ -71,5 +71,87 @@ export class NativeMessages implements StreamOut {
   }
   get usage() {
     return hubUsage(this.reader.usage);
+  }
+}
+
+/** Copilot's Responses stream → chat chunks (Copilot's form), failing in the client's terms once. */
+abstract class FromResponses implements StreamOut {
+  private readonly parser = new SseParser();
+  protected readonly responses: ResponsesToChatStream;
+  private done = false;
+
+  constructor(model: string) {
+    this.responses = new ResponsesToChatStream(model);
+  }
+  protected abstract chunk(chunk: Record<string, any>): string;
+  protected abstract finish(): string;
+  abstract fail(error: ApiError): string;
+
+  push(bytes: Uint8Array): string {
+    return this.feed(bytes);
+  }
+  end(): string {
+    const text = this.feed(null);
+    if (this.done) return text;
+    let tail = '';
+    for (const chunk of this.responses.end()) tail += this.chunk(chunk);
+    return text + tail + this.settle(() => this.finish());
+  }
+  private feed(bytes: Uint8Array | null): string {
+    if (this.done) return '';
+    let text = '';
+    for (const event of events(this.parser, bytes)) for (const chunk of this.responses.push(event)) text += this.chunk(chunk);
+    return this.responses.failed ? text + this.settle(() => '') : text;
+  }
+  /** A failure Copilot reported inside its stream ends the answer with the dialect's error. */
+  private settle(otherwise: () => string): string {
+    this.done = true;
+    const failed = this.responses.failed;
+    return failed ? this.fail(new ApiError(502, `Copilot failed the answer: ${failed.message}`, 'upstream_error', failed.code)) : otherwise();
+  }
+  get usage(): TokenUsage | null {
+    return this.responses.usage;
+  }
+}
+
+/** A chat client on a model Copilot serves only on /responses. */
+export class ChatFromResponses extends FromResponses {
+  private readonly normalizer: StreamNormalizer;
+  constructor(model: string, includeUsage: boolean) {
+    super(model);
+    this.normalizer = new StreamNormalizer(model, includeUsage, 1);
+  }
+  protected chunk(chunk: Record<string, any>): string {
+    let text = '';
+    for (const c of this.normalizer.push(chunk)) text += `data: ${JSON.stringify(c)}\n\n`;
+    return text;
+  }
+  protected finish(): string {
+    const usage = this.normalizer.trailingUsage();
+    return `${usage ? `data: ${JSON.stringify(usage)}\n\n` : ''}data: [DONE]\n\n`;
+  }
+  fail(error: ApiError): string {
+    return `data: ${JSON.stringify(error.toJSON())}\n\ndata: [DONE]\n\n`;
+  }
+}
+
+/** An Anthropic client on a model Copilot serves only on /responses: Responses → chat → Messages. */
+export class MessagesFromResponses extends FromResponses {
+  private readonly messages: ChatToMessagesStream;
+  constructor(model: string) {
+    super(model);
+    this.messages = new ChatToMessagesStream(model);
+  }
+  protected chunk(chunk: Record<string, any>): string {
+    return this.messages.push(chunk);
+  }
+  protected finish(): string {
+    return this.messages.end();
+  }
+  fail(error: ApiError): string {
+    return this.messages.fail({ type: anthropicErrorType(error.status), message: error.message });
+  }
+  ping(): string {
+    return this.messages.ping();
   }
 }

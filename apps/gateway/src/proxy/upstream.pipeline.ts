@@ -52,6 +52,11 @@ export interface Exchange {
   stream?: StreamOut;
   /** extra response headers for the client */
   headers?: Record<string, string>;
+  /**
+   * Runs once the answer is complete and before its last bytes leave (the stored response a
+   * client may continue from must exist by the time the client can ask for it).
+   */
+  beforeEnd?: () => Promise<void>;
 }
 
 /** Thrown when the client hung up: nothing is left to answer. */
@@ -81,6 +86,7 @@ export class UpstreamPipeline {
       res = await this.send(ex.principal, ex.model, { ...ex.call, signal });
       if (!ex.stream || !isEventStream(res.headers['content-type'])) {
         const { body, usage } = ex.json(await readJson(res, signal));
+        await ex.beforeEnd?.();
         this.finish(ex, 200, usage);
         return void ex.reply.headers(ex.headers ?? {}).send(body);
       }
@@ -157,7 +163,9 @@ export class UpstreamPipeline {
         res.body.once('end', resolve);
         res.body.once('error', reject);
       });
-      out.end(pending + stream.end());
+      const tail = stream.end();
+      await ex.beforeEnd?.();
+      out.end(pending + tail);
       pending = '';
       this.finish(ex, 200, stream.usage);
     } catch (err) {

@@ -24,6 +24,9 @@ describe('messagesInitiator', () => {
     ['a compaction call after the user’s words', req(user([{ type: 'text', text: 'Say hello again\n' }, { type: 'text', text: COMPACT }])), 'agent', true],
     ['a compaction call after a tool result', req(user([result, { type: 'text', text: COMPACT }])), 'agent', true],
     ['a compaction instruction as a plain string', req(user(COMPACT)), 'agent', true],
+    // Claude Code on a non-Claude model: a system message after the person's first words.
+    ['a person’s words, then a system message', req(user('Run echo'), { role: 'system', content: 'Agents: …' }), 'user', false],
+    ['a tool result, then a system message', req(user('Go'), assistant([{ type: 'tool_use', id: 't1', name: 'f', input: {} }]), user([result]), { role: 'system', content: 'x' }), 'agent', false],
   ])('%s → %s', (_, r, initiator, compaction) => {
     expect(messagesInitiator(r)).toEqual({ initiator, compaction });
   });

@@ -11,7 +11,8 @@ const REMINDERS = /<system-reminder>[\s\S]*?<\/system-reminder>/g;
 const words = (b: Block) => b.type !== 'tool_result' && !(b.type === 'text' && String(b.text ?? '').replace(REMINDERS, '').trim() === '');
 
 const lastUserBlocks = (req: MessagesRequest): Block[] => {
-  const last = req.messages.at(-1);
+  // System messages mid-conversation are the client's, not a turn: the last turn is before them.
+  const last = req.messages.findLast((m) => m.role !== 'system');
   if (last?.role !== 'user') return [];
   return typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : last.content;
 };

@@ -360,3 +360,16 @@ describe('messagesToChat on what Claude Code 2.1.197 sent', () => {
     expect(JSON.stringify(body)).toBe(before);
   });
 });
+
+describe('a system message mid-conversation (Claude Code on non-Claude models)', () => {
+  it('stays a system message where it stands', () => {
+    const chat = messagesToChat(
+      { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'Run echo' }, { role: 'system', content: [{ type: 'text', text: 'Agents: a' }, { type: 'text', text: 'Skills: b' }] }] },
+      { model: 'gpt-4o' },
+    );
+    expect(chat.messages).toEqual([
+      { role: 'user', content: 'Run echo' },
+      { role: 'system', content: 'Agents: a\n\nSkills: b' },
+    ]);
+  });
+});

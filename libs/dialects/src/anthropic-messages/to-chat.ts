@@ -26,12 +26,19 @@ const BILLING = /^x-anthropic-billing-header:/;
  * (web_search_…, bash_…: Anthropic runs or defines those, chat only takes functions);
  * redacted_thinking (encrypted for Anthropic's own API); service_tier, container, mcp_servers.
  */
+/** A system message where it stands in the conversation (its text blocks joined). */
+function systemMessage(content: MessageParam['content']): Json {
+  const text = typeof content === 'string' ? content : content.map((b) => (b.type === 'text' ? String((b as { text?: unknown }).text ?? '') : '')).filter(Boolean).join('\n\n');
+  return { role: 'system', content: text };
+}
+
 export function messagesToChat(req: MessagesRequest, opts: ToChatOptions): Json {
   const messages: Json[] = [];
   const blocks = typeof req.system === 'string' ? [{ text: req.system }] : (req.system ?? []);
   const system = blocks.filter((b) => !BILLING.test(b.text)).map((b) => b.text).join('\n\n');
   if (system) messages.push({ role: 'system', content: system });
-  for (const m of req.messages) messages.push(...(m.role === 'assistant' ? [assistantMessage(m.content)] : userMessages(m.content)));
+  for (const m of req.messages)
+    messages.push(...(m.role === 'assistant' ? [assistantMessage(m.content)] : m.role === 'system' ? [systemMessage(m.content)] : userMessages(m.content)));
 
   const maxTokens = opts.maxOutputTokens ? Math.min(req.max_tokens, opts.maxOutputTokens) : req.max_tokens;
   const chat: Json = { model: opts.model, messages, max_tokens: maxTokens };

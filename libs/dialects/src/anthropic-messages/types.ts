@@ -75,7 +75,8 @@ export type ContentBlock =
   | RedactedThinkingBlock;
 
 export interface MessageParam {
-  role: 'user' | 'assistant';
+  /** 'system' only mid-conversation (Claude Code's mid-conversation-system beta) */
+  role: 'user' | 'assistant' | 'system';
   content: string | Array<ContentBlock | OtherBlock>;
 }
 

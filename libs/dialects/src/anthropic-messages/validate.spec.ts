@@ -45,7 +45,7 @@ describe('parseMessagesRequest', () => {
     ['messages not an array', { ...ok, messages: {} }, 'messages', /array/],
     ['no message', { ...ok, messages: [] }, 'messages', /at least one/],
     ['a message that is not an object', { ...ok, messages: ['hi'] }, 'messages.0', /object/],
-    ['a system-role message', { ...ok, messages: [{ role: 'system', content: 'x' }] }, 'messages.0.role', /'user' or 'assistant'/],
+    ['a tool-role message', { ...ok, messages: [{ role: 'tool', content: 'x' }] }, 'messages.0.role', /'user', 'assistant' or 'system'/],
     ['a message without content', { ...ok, messages: [{ role: 'user' }] }, 'messages.0.content', /Field required/],
     ['content of the wrong type', { ...ok, messages: [{ role: 'user', content: 5 }] }, 'messages.0.content', /string or an array/],
     ['a content block without type', { ...ok, messages: [{ role: 'user', content: [{ text: 'x' }] }] }, 'messages.0.content.0', /'type'/],

@@ -25,7 +25,8 @@ export function parseMessagesRequest(body: unknown, opts: { maxTokens?: boolean 
   messages.forEach((m, i) => {
     const at = `messages.${i}`;
     if (!isObject(m)) throw bad(at, 'must be an object');
-    if (m.role !== 'user' && m.role !== 'assistant') throw bad(`${at}.role`, "must be 'user' or 'assistant'", 'invalid_value');
+    // 'system' mid-conversation: Claude Code sends one on non-Claude models (beta mid-conversation-system).
+    if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system') throw bad(`${at}.role`, "must be 'user', 'assistant' or 'system'", 'invalid_value');
     if (m.content === undefined) throw missing(`${at}.content`);
     if (typeof m.content === 'string') return;
     if (!Array.isArray(m.content)) throw bad(`${at}.content`, 'must be a string or an array of content blocks');
