@@ -40,6 +40,9 @@ beforeAll(async () => {
 
   const { key } = await accountWithKey(gw, fake, 'dashboard');
   const limited = await accountWithKey(gw, fake, 'limited');
+  // The limit is 5 a minute per key: the other dialects get keys of their own.
+  const anthropic = await accountWithKey(gw, fake, 'anthropic');
+  const responses = await accountWithKey(gw, fake, 'responses');
   fake.script('chat', { status: 500, body: '<html>oops</html>' }, 3);
   const started = Date.now();
   while (Date.now() - started < 5000) {
@@ -49,8 +52,11 @@ beforeAll(async () => {
       gw.get('/v1/models', key).then((r) => r.text()),
       gw.post('/v1/chat/completions', chatBody(), limited.key).then((r) => r.text()),
       // The Anthropic dialect, native (Claude) and translated (GPT), for its panel.
-      gw.post('/v1/messages', { model: 'claude-sonnet-4', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, key).then((r) => r.text()),
-      gw.post('/v1/messages', { model: 'gpt-4o', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }, key).then((r) => r.text()),
+      gw.post('/v1/messages', { model: 'claude-sonnet-4', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, anthropic.key).then((r) => r.text()),
+      gw.post('/v1/messages', { model: 'gpt-4o', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }, anthropic.key).then((r) => r.text()),
+      // The Responses dialect, native (gpt-5-codex) and translated (gpt-4o), for its panel.
+      gw.post('/v1/responses', { model: 'gpt-5-codex', input: 'hi', store: false }, responses.key).then((r) => r.text()),
+      gw.post('/v1/responses', { model: 'gpt-4o', input: 'hi', stream: true, store: false }, responses.key).then((r) => r.text()),
     ]);
     await new Promise((r) => setTimeout(r, 100));
   }

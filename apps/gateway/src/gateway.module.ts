@@ -4,13 +4,15 @@ import { ProxyController } from './proxy/proxy.controller.js';
 import { MessagesController } from './proxy/messages.controller.js';
 import { ModelCatalog } from './proxy/model-catalog.js';
 import { ProxyService } from './proxy/proxy.service.js';
+import { ResponseStore } from './proxy/response-store.js';
+import { ResponsesController } from './proxy/responses.controller.js';
 import { UpstreamPipeline } from './proxy/upstream.pipeline.js';
 import { KeyThrottlerGuard } from './rate-limit/key-throttler.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 @Module({
   imports: [RateLimitModule],
-  controllers: [ProxyController, MessagesController],
-  providers: [ProxyService, UpstreamPipeline, ModelCatalog, ApiKeyGuard, KeyThrottlerGuard],
+  controllers: [ProxyController, MessagesController, ResponsesController],
+  providers: [ProxyService, UpstreamPipeline, ModelCatalog, ResponseStore, ApiKeyGuard, KeyThrottlerGuard],
 })
 export class GatewayModule {}

@@ -23,3 +23,18 @@ export { errorBody, type Dialect } from './errors.js';
 export { chatToResponsesRequest, effortForBudget, ENCRYPTED_REASONING_PREFIX } from './openai-chat/to-responses.js';
 export { responseToChatCompletion } from './openai-chat/from-responses.js';
 export { ResponsesToChatStream } from './openai-chat/responses-stream.js';
+export type {
+  ResponsesRequest,
+  ResponseObject,
+  ResponseUsage,
+  InputItem as ResponsesInputItem,
+  OutputItem as ResponsesOutputItem,
+  Tool as ResponsesTool,
+  StreamEvent as ResponsesStreamEvent,
+} from './openai-responses/types.js';
+export { parseResponsesRequest } from './openai-responses/validate.js';
+export { responsesToChat, responsesHasImage, responsesInputItems, type ResponsesToChatOptions } from './openai-responses/to-chat.js';
+export { chatToResponse, responseUsage, responseShell, type ResponseContext } from './openai-responses/from-chat.js';
+export { ChatToResponsesStream } from './openai-responses/stream.js';
+export { prepareNativeResponsesBody, fixNativeResponse, NativeResponsesStream } from './openai-responses/native.js';
+export { responsesInitiator } from './openai-responses/initiator.js';

@@ -1,8 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import type { Principal } from '#libs/accounts';
 import { ApiError, normalizeCompletion, normalizeEmbeddings, StreamTranslator, type OpenAIModel } from '#libs/copilot';
 import {
+  ChatToResponsesStream,
+  chatToResponse,
+  fixNativeResponse,
+  NativeResponsesStream,
+  parseResponsesRequest,
+  prepareNativeResponsesBody,
+  responsesHasImage,
+  responsesInitiator,
+  responsesInputItems,
+  responsesToChat,
   chatToMessage,
   chatToResponsesRequest,
   responseToChatCompletion,
@@ -16,7 +27,8 @@ import {
 } from '#libs/dialects';
 import { ModelCatalog, type CatalogModel } from './model-catalog.js';
 import { validateChat, validateEmbeddings } from './request-validation.js';
-import { ChatFromResponses, MessagesFromChat, MessagesFromResponses, NativeMessages } from './streams.js';
+import { ResponseStore } from './response-store.js';
+import { ChatFromResponses, MessagesFromChat, MessagesFromResponses, NativeMessages, NativeResponses, ResponsesFromChat } from './streams.js';
 import { UpstreamPipeline } from './upstream.pipeline.js';
 
 /**
@@ -31,6 +43,7 @@ export class ProxyService {
   constructor(
     private readonly catalog: ModelCatalog,
     private readonly pipeline: UpstreamPipeline,
+    private readonly stored: ResponseStore,
   ) {}
 
   /** OpenAI chat completions: the hub form, so the client's bytes go upstream as they came. */
@@ -122,6 +135,79 @@ export class ProxyService {
     });
   }
 
+  /**
+   * OpenAI Responses. A model Copilot serves on /responses gets the request natively (its stream
+   * relayed with the quirks fixed); any other goes through the hub: Responses → chat → back. The
+   * gateway keeps each answer (Copilot keeps none), so previous_response_id works on every model.
+   */
+  async responses(principal: Principal, body: unknown, reply: FastifyReply): Promise<void> {
+    const req = parseResponsesRequest(body);
+    const model = await this.catalog.resolve(principal, req.model);
+    const history = req.previous_response_id ? await this.stored.history(principal, req.previous_response_id) : [];
+    const ctx = { id: responseId(), model: req.model, createdAt: Math.floor(Date.now() / 1000), request: req };
+    const store = req.store !== false;
+    const input = [...history, ...responsesInputItems(req)];
+    let final: () => Record<string, any> | null = () => null;
+    const common = {
+      principal,
+      reply,
+      dialect: 'responses' as const,
+      model: req.model,
+      label: Promise.resolve(model.id),
+      beforeEnd: store
+        ? async () => {
+            const response = final();
+            if (response) await this.stored.save(principal, input, response);
+          }
+        : undefined,
+    };
+    const call = { method: 'POST' as const, initiator: responsesInitiator(req), vision: responsesHasImage(req, history) };
+    if (model.endpoints.includes('/responses')) {
+      const stream = req.stream ? new NativeResponsesStream(ctx) : undefined;
+      let answer: Record<string, any> | null = null;
+      final = () => (stream ? stream.response : answer);
+      await this.pipeline.run({
+        ...common,
+        call: { ...call, path: '/responses', body: JSON.stringify(prepareNativeResponsesBody(req, body as Record<string, unknown>, { model: model.id, history })) },
+        json: (upstream) => {
+          answer = fixNativeResponse(upstream, ctx);
+          return { body: answer, usage: hubUsage(answer.usage) };
+        },
+        stream: stream && new NativeResponses(stream),
+      });
+      return;
+    }
+    // Any other model through the hub: Responses → chat completions → Responses.
+    hubEndpoint(model);
+    const stream = req.stream ? new ChatToResponsesStream(ctx) : undefined;
+    let answer: Record<string, any> | null = null;
+    final = () => (stream ? stream.response : answer);
+    await this.pipeline.run({
+      ...common,
+      call: { ...call, path: '/chat/completions', body: JSON.stringify(responsesToChat(req, { model: model.id, history })) },
+      json: (upstream) => {
+        answer = chatToResponse(upstream, ctx);
+        return { body: answer, usage: hubUsage(answer.usage) };
+      },
+      stream: stream && new ResponsesFromChat(stream),
+    });
+  }
+
+  storedResponse(principal: Principal, id: string): Promise<Record<string, any>> {
+    return this.stored.get(principal, id).then((e) => e.response);
+  }
+
+  async deleteResponse(principal: Principal, id: string) {
+    await this.stored.delete(principal, id);
+    return { id, object: 'response', deleted: true };
+  }
+
+  /** The items that went in for a stored response: the conversation it continued, then its own input. */
+  async responseInputItems(principal: Principal, id: string) {
+    const items = (await this.stored.get(principal, id)).input.map((item, i) => ({ id: (item as { id?: string }).id ?? `item_${id.slice(5)}_${i}`, ...(item as object) }));
+    return { object: 'list', data: items, first_id: items[0]?.id ?? null, last_id: items.at(-1)?.id ?? null, has_more: false };
+  }
+
   /** Anthropic's count_tokens, with the model's own tokenizer (no upstream call). */
   async countTokens(principal: Principal, body: unknown): Promise<{ input_tokens: number }> {
     const req = parseMessagesRequest(body, { maxTokens: false });
@@ -159,6 +245,13 @@ export class ProxyService {
     if (!model) throw ApiError.notFound(`The model '${id}' does not exist`, 'model_not_found', 'model');
     return model;
   }
+}
+
+const responseId = () => `resp_${randomBytes(16).toString('hex')}`;
+
+/** Responses usage in the hub's terms, for metrics. */
+function hubUsage(u: { input_tokens?: number; output_tokens?: number } | null | undefined) {
+  return u ? { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 } : null;
 }
 
 /**

@@ -1,6 +1,13 @@
 import { StringDecoder } from 'node:string_decoder';
 import { ApiError, SseParser, StreamNormalizer } from '#libs/copilot';
-import { anthropicErrorType, ChatToMessagesStream, NativeUsageReader, ResponsesToChatStream } from '#libs/dialects';
+import {
+  anthropicErrorType,
+  ChatToMessagesStream,
+  NativeUsageReader,
+  ResponsesToChatStream,
+  type ChatToResponsesStream,
+  type NativeResponsesStream,
+} from '#libs/dialects';
 import type { StreamOut, TokenUsage } from './upstream.pipeline.js';
 
 /** Each complete `data:` payload of an SSE byte stream, parsed; malformed ones are dropped. */
@@ -153,5 +160,52 @@ export class MessagesFromResponses extends FromResponses {
   }
   ping(): string {
     return this.messages.ping();
+  }
+}
+
+const responsesUsage = (u: { input_tokens?: number; output_tokens?: number } | null): TokenUsage | null =>
+  u && { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 };
+
+/** Copilot's chat stream → Responses events (a model not served on /responses). */
+export class ResponsesFromChat implements StreamOut {
+  private readonly parser = new SseParser();
+  constructor(private readonly translator: ChatToResponsesStream) {}
+  push(bytes: Uint8Array): string {
+    let text = '';
+    for (const chunk of events(this.parser, bytes)) text += this.translator.push(chunk);
+    return text;
+  }
+  end(): string {
+    let text = '';
+    for (const chunk of events(this.parser, null)) text += this.translator.push(chunk);
+    return text + this.translator.end();
+  }
+  fail(error: ApiError): string {
+    return this.translator.fail({ code: error.code ?? 'upstream_error', message: error.message });
+  }
+  get usage() {
+    return responsesUsage(this.translator.usage);
+  }
+}
+
+/** Copilot's own /responses stream, relayed with its quirks fixed (NativeResponsesStream). */
+export class NativeResponses implements StreamOut {
+  private readonly parser = new SseParser();
+  constructor(private readonly translator: NativeResponsesStream) {}
+  push(bytes: Uint8Array): string {
+    let text = '';
+    for (const event of events(this.parser, bytes)) text += this.translator.push(event);
+    return text;
+  }
+  end(): string {
+    let text = '';
+    for (const event of events(this.parser, null)) text += this.translator.push(event);
+    return text + this.translator.end();
+  }
+  fail(error: ApiError): string {
+    return this.translator.fail({ code: error.code ?? 'upstream_error', message: error.message });
+  }
+  get usage() {
+    return responsesUsage(this.translator.usage);
   }
 }

@@ -1,0 +1,202 @@
+import { callId, functionCallItem, incompleteReason, messageItemId, reasoningItemId, responseShell, responseUsage, type ResponseContext } from './from-chat.js';
+import { namespacedFunctions } from './to-chat.js';
+import type { ItemStatus, OutputFunctionCall, OutputItem, OutputMessage, OutputReasoning, OutputTextPart, ResponseObject, ResponseUsage, SummaryText } from './types.js';
+
+type Json = Record<string, any>;
+
+interface ToolCall {
+  id: string;
+  name: string;
+  /** arguments that came before the id and name did, then all of them */
+  args: string;
+  state: 'pending' | 'open' | 'closed';
+}
+
+type Open =
+  | { kind: 'message'; item: OutputMessage; index: number; text: string }
+  | { kind: 'reasoning'; item: OutputReasoning; index: number; text: string }
+  | { kind: 'tool'; item: OutputFunctionCall; index: number; call: ToolCall };
+
+const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+/**
+ * Copilot's chat stream in, the Responses event stream out: fed one parsed chat chunk at a time,
+ * it returns the SSE text to write (`event: <type>` equal to data.type; no [DONE]).
+ * response.created goes out with the first chunk that carries a choice, so until then the pipeline
+ * can still answer with an HTTP error; the last item closes and response.completed (or
+ * .incomplete) goes out in end(), since usage may come after the finish_reason. One item is open
+ * at a time; a function_call item opens once its call id and name are known. fail() ends the stream
+ * with response.failed and leaves an open item as it is: clients drop a failed response whole.
+ */
+export class ChatToResponsesStream {
+  private seq = 0;
+  private isStarted = false;
+  private finished = false;
+  private readonly output: OutputItem[] = [];
+  private open: Open | null = null;
+  private readonly calls = new Map<number, ToolCall>();
+  private readonly names: Map<string, { namespace: string; name: string }>;
+  private finish: string | null = null;
+  private chatUsage: Json | null = null;
+  private final: ResponseObject | null = null;
+
+  constructor(private readonly ctx: ResponseContext) {
+    this.names = namespacedFunctions(ctx.request.tools);
+  }
+
+  get started(): boolean {
+    return this.isStarted;
+  }
+
+  get usage(): ResponseUsage | null {
+    return this.chatUsage && responseUsage(this.chatUsage);
+  }
+
+  /** The response as it stands: the final one once the stream has ended, for storing. */
+  get response(): ResponseObject {
+    return this.final ?? { ...responseShell(this.ctx), output: [...this.output], usage: this.usage };
+  }
+
+  push(chunk: Json): string {
+    if (this.finished) return '';
+    if (chunk.usage) this.chatUsage = chunk.usage;
+    if (chunk.error) return this.fail({ code: String(chunk.error.code ?? 'upstream_error'), message: String(chunk.error.message ?? 'Upstream error') });
+    const choices: Json[] = Array.isArray(chunk.choices) ? chunk.choices : [];
+    if (!choices.length) return '';
+    let out = this.start();
+    for (const choice of choices) {
+      const delta: Json = choice.delta ?? {};
+      if (text(delta.reasoning_text)) out += this.reasoningDelta(delta.reasoning_text);
+      if (text(delta.content)) out += this.textDelta(delta.content);
+      for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) out += this.toolDelta(call);
+      this.finish ??= choice.finish_reason ?? null;
+    }
+    return out;
+  }
+
+  end(): string {
+    if (this.finished) return '';
+    let out = this.start();
+    for (const call of this.calls.values()) {
+      if (call.state !== 'pending' || !call.name) continue; // a call with no name cannot be made
+      call.id ||= callId();
+      out += this.openTool(call);
+    }
+    const reason = incompleteReason(this.finish);
+    out += this.close(reason ? 'incomplete' : 'completed');
+    this.finished = true;
+    this.final = {
+      ...responseShell(this.ctx, reason ? 'incomplete' : 'completed'),
+      output: [...this.output],
+      usage: responseUsage(this.chatUsage),
+      incomplete_details: reason ? { reason } : null,
+    };
+    return out + this.emit({ type: reason ? 'response.incomplete' : 'response.completed', response: this.final });
+  }
+
+  fail(error: { code: string; message: string }): string {
+    if (this.finished) return '';
+    const out = this.start();
+    this.finished = true;
+    this.final = { ...responseShell(this.ctx, 'failed'), output: [...this.output], usage: this.usage, error: { code: error.code, message: error.message } };
+    return out + this.emit({ type: 'response.failed', response: this.final });
+  }
+
+  private emit(event: Json): string {
+    const data: Json = { ...event, sequence_number: this.seq++ };
+    return `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+
+  private start(): string {
+    if (this.isStarted) return '';
+    this.isStarted = true;
+    const response = responseShell(this.ctx);
+    return this.emit({ type: 'response.created', response }) + this.emit({ type: 'response.in_progress', response });
+  }
+
+  private add(item: OutputItem): { out: string; index: number } {
+    const out = this.close('completed');
+    const index = this.output.push(item) - 1;
+    return { out: out + this.emit({ type: 'response.output_item.added', output_index: index, item }), index };
+  }
+
+  private close(status: ItemStatus): string {
+    const open = this.open;
+    if (!open) return '';
+    this.open = null;
+    const at = { item_id: open.item.id, output_index: open.index };
+    let out = '';
+    if (open.kind === 'message') {
+      const part: OutputTextPart = { type: 'output_text', text: open.text, annotations: [] };
+      out += this.emit({ type: 'response.output_text.done', ...at, content_index: 0, text: open.text, logprobs: [] });
+      out += this.emit({ type: 'response.content_part.done', ...at, content_index: 0, part });
+      open.item.content = [part];
+      open.item.status = status;
+    } else if (open.kind === 'reasoning') {
+      const part: SummaryText = { type: 'summary_text', text: open.text };
+      out += this.emit({ type: 'response.reasoning_summary_text.done', ...at, summary_index: 0, text: open.text });
+      out += this.emit({ type: 'response.reasoning_summary_part.done', ...at, summary_index: 0, part });
+      open.item.summary = [part];
+    } else {
+      open.call.state = 'closed';
+      open.item.arguments = open.call.args;
+      open.item.status = status;
+      out += this.emit({ type: 'response.function_call_arguments.done', ...at, arguments: open.call.args, name: open.item.name });
+    }
+    return out + this.emit({ type: 'response.output_item.done', output_index: open.index, item: open.item });
+  }
+
+  private textDelta(delta: string): string {
+    let out = '';
+    if (this.open?.kind !== 'message') {
+      const item: OutputMessage = { type: 'message', id: messageItemId(), status: 'in_progress', role: 'assistant', content: [] };
+      const added = this.add(item);
+      out = added.out + this.emit({ type: 'response.content_part.added', item_id: item.id, output_index: added.index, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+      this.open = { kind: 'message', item, index: added.index, text: '' };
+    }
+    const open = this.open as Extract<Open, { kind: 'message' }>;
+    open.text += delta;
+    return out + this.emit({ type: 'response.output_text.delta', item_id: open.item.id, output_index: open.index, content_index: 0, delta, logprobs: [] });
+  }
+
+  private reasoningDelta(delta: string): string {
+    let out = '';
+    if (this.open?.kind !== 'reasoning') {
+      const item: OutputReasoning = { type: 'reasoning', id: reasoningItemId(), summary: [] };
+      const added = this.add(item);
+      out = added.out + this.emit({ type: 'response.reasoning_summary_part.added', item_id: item.id, output_index: added.index, summary_index: 0, part: { type: 'summary_text', text: '' } });
+      this.open = { kind: 'reasoning', item, index: added.index, text: '' };
+    }
+    const open = this.open as Extract<Open, { kind: 'reasoning' }>;
+    open.text += delta;
+    return out + this.emit({ type: 'response.reasoning_summary_text.delta', item_id: open.item.id, output_index: open.index, summary_index: 0, delta });
+  }
+
+  private toolDelta(delta: Json): string {
+    const key = typeof delta.index === 'number' ? delta.index : 0;
+    let call = this.calls.get(key);
+    if (!call) this.calls.set(key, (call = { id: '', name: '', args: '', state: 'pending' }));
+    if (text(delta.id)) call.id ||= delta.id;
+    if (text(delta.function?.name)) call.name ||= delta.function.name;
+    const args = typeof delta.function?.arguments === 'string' ? delta.function.arguments : '';
+    if (call.state === 'pending') {
+      call.args += args;
+      return call.id && call.name ? this.openTool(call) : '';
+    }
+    // Chat streams one call's arguments after the other; a fragment for a call whose item has
+    // already closed (never seen from Copilot) has nowhere to go.
+    if (call.state !== 'open' || !args || this.open?.kind !== 'tool') return '';
+    call.args += args;
+    return this.emit({ type: 'response.function_call_arguments.delta', item_id: this.open.item.id, output_index: this.open.index, delta: args });
+  }
+
+  private openTool(call: ToolCall): string {
+    const item = functionCallItem({ id: call.id, name: call.name, arguments: '' }, this.names, 'in_progress');
+    const added = this.add(item);
+    this.open = { kind: 'tool', item, index: added.index, call };
+    call.state = 'open';
+    let out = added.out;
+    if (call.args) out += this.emit({ type: 'response.function_call_arguments.delta', item_id: item.id, output_index: added.index, delta: call.args });
+    return out;
+  }
+}
