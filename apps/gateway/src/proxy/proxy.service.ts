@@ -28,7 +28,7 @@ import {
 import { ModelCatalog, type CatalogModel } from './model-catalog.js';
 import { validateChat, validateEmbeddings } from './request-validation.js';
 import { ResponseStore } from './response-store.js';
-import { ChatFromResponses, MessagesFromChat, MessagesFromResponses, NativeMessages, NativeResponses, ResponsesFromChat } from './streams.js';
+import { ChatFromResponses, messagesFromChat, MessagesFromResponses, NativeMessages, responsesOut } from './streams.js';
 import { UpstreamPipeline } from './upstream.pipeline.js';
 
 /**
@@ -131,7 +131,7 @@ export class ProxyService {
         const answer = chatToMessage(upstream, req.model);
         return { body: answer, usage: nativeUsage(answer.usage) };
       },
-      stream: req.stream ? new MessagesFromChat(req.model) : undefined,
+      stream: req.stream ? messagesFromChat(req.model) : undefined,
     });
   }
 
@@ -173,7 +173,7 @@ export class ProxyService {
           answer = fixNativeResponse(upstream, ctx);
           return { body: answer, usage: hubUsage(answer.usage) };
         },
-        stream: stream && new NativeResponses(stream),
+        stream: stream && responsesOut(stream),
       });
       return;
     }
@@ -189,7 +189,7 @@ export class ProxyService {
         answer = chatToResponse(upstream, ctx);
         return { body: answer, usage: hubUsage(answer.usage) };
       },
-      stream: stream && new ResponsesFromChat(stream),
+      stream: stream && responsesOut(stream),
     });
   }
 

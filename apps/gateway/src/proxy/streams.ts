@@ -26,33 +26,54 @@ function* events(parser: SseParser, bytes: Uint8Array | null): Generator<Record<
 const hubUsage = (u: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number } | null): TokenUsage | null =>
   u && { prompt_tokens: u.input_tokens + u.cache_read_input_tokens, completion_tokens: u.output_tokens };
 
-/** Copilot's chat stream → Anthropic's event stream (a model served on chat completions only). */
-export class MessagesFromChat implements StreamOut {
-  private readonly parser = new SseParser();
-  private readonly translator: ChatToMessagesStream;
+/** A dialect's stream translator: fed one parsed upstream event at a time, it returns the text to write. */
+interface EventTranslator {
+  push(event: Record<string, any>): string;
+  end(): string;
+}
 
-  constructor(model: string) {
-    this.translator = new ChatToMessagesStream(model);
-  }
+/**
+ * Upstream SSE bytes → parsed events → a dialect's translator: the adapter every translated stream
+ * shares; how it fails, pings and reports usage is the dialect's.
+ */
+class Translated implements StreamOut {
+  private readonly parser = new SseParser();
+  constructor(
+    private readonly translator: EventTranslator,
+    readonly fail: (error: ApiError) => string,
+    private readonly usageOf: () => TokenUsage | null,
+    readonly ping?: () => string,
+  ) {}
   push(bytes: Uint8Array): string {
     let text = '';
-    for (const chunk of events(this.parser, bytes)) text += this.translator.push(chunk);
+    for (const event of events(this.parser, bytes)) text += this.translator.push(event);
     return text;
   }
   end(): string {
     let text = '';
-    for (const chunk of events(this.parser, null)) text += this.translator.push(chunk);
+    for (const event of events(this.parser, null)) text += this.translator.push(event);
     return text + this.translator.end();
   }
-  fail(error: ApiError): string {
-    return this.translator.fail({ type: anthropicErrorType(error.status), message: error.message });
-  }
-  ping(): string {
-    return this.translator.ping();
-  }
   get usage() {
-    return hubUsage(this.translator.usage);
+    return this.usageOf();
   }
+}
+
+/** Copilot's chat stream → Anthropic's event stream (a model served on chat completions). */
+export function messagesFromChat(model: string): StreamOut {
+  const t = new ChatToMessagesStream(model);
+  return new Translated(t, (e) => t.fail({ type: anthropicErrorType(e.status), message: e.message }), () => hubUsage(t.usage), () => t.ping());
+}
+
+const responsesUsage = (u: { input_tokens?: number; output_tokens?: number } | null): TokenUsage | null =>
+  u && { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 };
+
+/**
+ * Responses events out of a translator: Copilot's chat stream through ChatToResponsesStream, or
+ * Copilot's own /responses stream through NativeResponsesStream (its quirks fixed).
+ */
+export function responsesOut(t: ChatToResponsesStream | NativeResponsesStream): StreamOut {
+  return new Translated(t, (e) => t.fail({ code: e.code ?? 'upstream_error', message: e.message }), () => responsesUsage(t.usage));
 }
 
 /**
@@ -163,49 +184,3 @@ export class MessagesFromResponses extends FromResponses {
   }
 }
 
-const responsesUsage = (u: { input_tokens?: number; output_tokens?: number } | null): TokenUsage | null =>
-  u && { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 };
-
-/** Copilot's chat stream → Responses events (a model not served on /responses). */
-export class ResponsesFromChat implements StreamOut {
-  private readonly parser = new SseParser();
-  constructor(private readonly translator: ChatToResponsesStream) {}
-  push(bytes: Uint8Array): string {
-    let text = '';
-    for (const chunk of events(this.parser, bytes)) text += this.translator.push(chunk);
-    return text;
-  }
-  end(): string {
-    let text = '';
-    for (const chunk of events(this.parser, null)) text += this.translator.push(chunk);
-    return text + this.translator.end();
-  }
-  fail(error: ApiError): string {
-    return this.translator.fail({ code: error.code ?? 'upstream_error', message: error.message });
-  }
-  get usage() {
-    return responsesUsage(this.translator.usage);
-  }
-}
-
-/** Copilot's own /responses stream, relayed with its quirks fixed (NativeResponsesStream). */
-export class NativeResponses implements StreamOut {
-  private readonly parser = new SseParser();
-  constructor(private readonly translator: NativeResponsesStream) {}
-  push(bytes: Uint8Array): string {
-    let text = '';
-    for (const event of events(this.parser, bytes)) text += this.translator.push(event);
-    return text;
-  }
-  end(): string {
-    let text = '';
-    for (const event of events(this.parser, null)) text += this.translator.push(event);
-    return text + this.translator.end();
-  }
-  fail(error: ApiError): string {
-    return this.translator.fail({ code: error.code ?? 'upstream_error', message: error.message });
-  }
-  get usage() {
-    return responsesUsage(this.translator.usage);
-  }
-}
