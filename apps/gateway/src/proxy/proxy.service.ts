@@ -141,11 +141,13 @@ export class ProxyService {
    * gateway keeps each answer (Copilot keeps none), so previous_response_id works on every model.
    */
   async responses(principal: Principal, body: unknown, reply: FastifyReply): Promise<void> {
-    const req = parseResponsesRequest(body);
-    const model = await this.catalog.resolve(principal, req.model);
+    const parsed = parseResponsesRequest(body);
+    const model = await this.catalog.resolve(principal, parsed.model);
+    const items = Array.isArray(parsed.input) ? await this.stored.inline(principal, parsed.input) : null;
+    const req = items && items !== parsed.input ? { ...parsed, input: items as typeof parsed.input } : parsed;
     const history = req.previous_response_id ? await this.stored.history(principal, req.previous_response_id) : [];
-    const ctx = { id: responseId(), model: req.model, createdAt: Math.floor(Date.now() / 1000), request: req };
     const store = req.store !== false;
+    const ctx = { id: responseId(), model: req.model, createdAt: Math.floor(Date.now() / 1000), request: req, echo: { store, previous_response_id: req.previous_response_id ?? null } };
     const input = [...history, ...responsesInputItems(req)];
     let final: () => Record<string, any> | null = () => null;
     const common = {
@@ -168,7 +170,7 @@ export class ProxyService {
       final = () => (stream ? stream.response : answer);
       await this.pipeline.run({
         ...common,
-        call: { ...call, path: '/responses', body: JSON.stringify(prepareNativeResponsesBody(req, body as Record<string, unknown>, { model: model.id, history })) },
+        call: { ...call, path: '/responses', body: JSON.stringify(prepareNativeResponsesBody(req, { ...(body as Record<string, unknown>), input: req.input }, { model: model.id, history })) },
         json: (upstream) => {
           answer = fixNativeResponse(upstream, ctx);
           return { body: answer, usage: hubUsage(answer.usage) };
@@ -202,10 +204,24 @@ export class ProxyService {
     return { id, object: 'response', deleted: true };
   }
 
-  /** The items that went in for a stored response: the conversation it continued, then its own input. */
-  async responseInputItems(principal: Principal, id: string) {
-    const items = (await this.stored.get(principal, id)).input.map((item, i) => ({ id: (item as { id?: string }).id ?? `item_${id.slice(5)}_${i}`, ...(item as object) }));
-    return { object: 'list', data: items, first_id: items[0]?.id ?? null, last_id: items.at(-1)?.id ?? null, has_more: false };
+  /**
+   * The items that went in for a stored response (the conversation it continued, then its own
+   * input), as OpenAI pages them: `order` desc by default, `limit` 20 (1–100), `after` an item id.
+   */
+  async responseInputItems(principal: Principal, id: string, query: { order?: unknown; limit?: unknown; after?: unknown } = {}) {
+    const order = query.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw ApiError.badRequest("'order' must be 'asc' or 'desc'", 'order', 'invalid_value');
+    const limit = query.limit === undefined ? 20 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw ApiError.badRequest("'limit' must be an integer from 1 to 100", 'limit', 'invalid_value');
+    let items = (await this.stored.get(principal, id)).input.map((item, i) => ({ id: (item as { id?: string }).id ?? `item_${id.slice(5)}_${i}`, ...(item as object) }));
+    if (order === 'desc') items = items.reverse();
+    if (typeof query.after === 'string') {
+      const at = items.findIndex((i) => i.id === query.after);
+      if (at < 0) throw ApiError.badRequest(`No item '${query.after}' in this response's input`, 'after', 'invalid_value');
+      items = items.slice(at + 1);
+    }
+    const page = items.slice(0, limit);
+    return { object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: items.length > limit };
   }
 
   /** Anthropic's count_tokens, with the model's own tokenizer (no upstream call). */

@@ -26,8 +26,14 @@ export class ResponseStore {
 
   async save(principal: Principal, input: unknown[], response: Record<string, any>): Promise<void> {
     const entry: StoredResponse = { owner: principal.keyId, input, response };
+    const ttl = this.config.responsesStoreTtlMs;
+    // Each output item on its own too: clients (the Vercel AI SDK) send them back as item_reference.
+    const items = (Array.isArray(response.output) ? response.output : []).filter((i: { id?: unknown }) => typeof i?.id === 'string');
     try {
-      await this.store.setCache(`resp:${response.id}`, JSON.stringify(entry), this.config.responsesStoreTtlMs);
+      await Promise.all([
+        this.store.setCache(`resp:${response.id}`, JSON.stringify(entry), ttl),
+        ...items.map((item: { id: string }) => this.store.setCache(`ritem:${item.id}`, JSON.stringify({ owner: principal.keyId, item }), ttl)),
+      ]);
     } catch {
       throw ApiError.unavailable('The response could not be stored; try again shortly', 'store_unavailable');
     }
@@ -50,6 +56,30 @@ export class ResponseStore {
     await this.get(principal, id);
     await this.store.deleteCache(`resp:${id}`).catch(() => {
       throw ApiError.unavailable('The response store is unavailable; try again shortly', 'store_unavailable');
+    });
+  }
+
+  /**
+   * The input with each `item_reference` replaced by the stored item it names (one this key's
+   * responses produced): Copilot keeps nothing, so it could not resolve one.
+   */
+  async inline(principal: Principal, items: unknown[]): Promise<unknown[]> {
+    const refs = items.filter((i): i is { type: 'item_reference'; id: string } => (i as { type?: unknown })?.type === 'item_reference');
+    if (!refs.length) return items;
+    const found = new Map<string, unknown>();
+    await Promise.all(
+      refs.map(async ({ id }) => {
+        const raw = typeof id === 'string' ? await this.store.getCache(`ritem:${id}`).catch(() => null) : null;
+        const entry = raw ? (JSON.parse(raw) as { owner: string; item: unknown }) : null;
+        if (entry && entry.owner === principal.keyId) found.set(id, entry.item);
+      }),
+    );
+    return items.map((i, n) => {
+      const ref = i as { type?: unknown; id?: unknown };
+      if (ref?.type !== 'item_reference') return i;
+      const item = found.get(ref.id as string);
+      if (!item) throw ApiError.badRequest(`Item with id '${String(ref.id)}' not found; send the item itself, or continue with previous_response_id`, `input[${n}]`, 'item_not_found');
+      return item;
     });
   }
 

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
@@ -36,7 +36,7 @@ export class ResponsesController {
 
   @RouteConfig(keyRoute('responses'))
   @Get(['v1/responses/:id/input_items', 'responses/:id/input_items'])
-  inputItems(@Req() req: AuthedRequest, @Param('id') id: string) {
-    return this.proxy.responseInputItems(req.principal, id);
+  inputItems(@Req() req: AuthedRequest, @Param('id') id: string, @Query() query: Record<string, unknown>) {
+    return this.proxy.responseInputItems(req.principal, id, query);
   }
 }

@@ -38,8 +38,18 @@ export function prepareNativeResponsesBody(req: ResponsesRequest, raw: Record<st
 }
 
 /** A non-stream answer of Copilot's /responses under the gateway's id and the model the client named. */
-export function fixNativeResponse(body: Json, ctx: { id: string; model: string }): ResponseObject {
-  return { ...body, id: ctx.id, model: ctx.model } as ResponseObject;
+/**
+ * What the client asked, reported back as it asked it: Copilot is sent `store:false` and no
+ * `previous_response_id`, but the gateway stores the response and continues the conversation.
+ */
+export interface NativeContext {
+  id: string;
+  model: string;
+  echo?: { store?: boolean; previous_response_id?: string | null };
+}
+
+export function fixNativeResponse(body: Json, ctx: NativeContext): ResponseObject {
+  return { ...body, ...ctx.echo, id: ctx.id, model: ctx.model } as ResponseObject;
 }
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
@@ -65,7 +75,7 @@ export class NativeResponsesStream {
   private readonly blanks = new Map<number, number>();
   private readonly done = new Map<number, Json>();
 
-  constructor(private readonly ctx: { id: string; model: string }) {}
+  constructor(private readonly ctx: NativeContext) {}
 
   get usage(): ResponseUsage | null {
     const u = this.final?.usage as Json | null | undefined;
@@ -134,14 +144,14 @@ export class NativeResponsesStream {
   fail(error: { code: string; message: string }): string {
     if (this.finished) return '';
     this.finished = true;
-    const base = this.base ?? { id: this.ctx.id, object: 'response', created_at: Math.floor(Date.now() / 1000), model: this.ctx.model };
+    const base = this.base ?? { id: this.ctx.id, object: 'response', created_at: Math.floor(Date.now() / 1000), model: this.ctx.model, ...this.ctx.echo };
     const output = [...this.done.entries()].sort(([a], [b]) => a - b).map(([, item]) => item);
     this.final = { ...base, status: 'failed', output, usage: null, error: { code: error.code, message: error.message }, incomplete_details: null } as ResponseObject;
     return this.emit({ type: 'response.failed', response: this.final });
   }
 
   private fixResponse(response: Json): Json {
-    const fixed: Json = { ...response, id: this.ctx.id, model: this.ctx.model };
+    const fixed: Json = { ...response, ...this.ctx.echo, id: this.ctx.id, model: this.ctx.model };
     if (Array.isArray(response.output)) {
       fixed.output = response.output.map((item: Json, i: number) => {
         const id = this.itemIds.get(i);
