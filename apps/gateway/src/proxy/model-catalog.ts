@@ -16,6 +16,8 @@ export interface CatalogModel {
   /** the thinking budget range chat completions take for it; null when it takes none */
   thinking: { min: number; max: number } | null;
   maxOutputTokens: number | null;
+  /** premium requests one user-initiated call costs (billing.multiplier; 0 when not premium) */
+  multiplier: number;
 }
 
 type Json = Record<string, any>;
@@ -42,6 +44,7 @@ export function toCatalog(body: Json): CatalogModel[] {
       tokenizer: typeof caps.tokenizer === 'string' ? caps.tokenizer : null,
       thinking: max === null ? null : { min: num(supports.min_thinking_budget) ?? 1024, max },
       maxOutputTokens: maxOutput,
+      multiplier: m.billing?.is_premium === false ? 0 : (num(m.billing?.multiplier) ?? 0),
     });
   }
   return out;
@@ -120,7 +123,7 @@ export class ModelCatalog {
       try {
         const parsed = JSON.parse(cached);
         // An entry in an older shape (before endpoints were kept) is fetched again.
-        models = Array.isArray(parsed) && parsed.every((m) => Array.isArray(m?.endpoints)) ? parsed : null;
+        models = Array.isArray(parsed) && parsed.every((m) => Array.isArray(m?.endpoints) && typeof m?.multiplier === 'number') ? parsed : null;
       } catch {
         models = null;
       }

@@ -50,7 +50,7 @@ export class ProxyService {
   async chatCompletions(principal: Principal, body: unknown, raw: Buffer | undefined, reply: FastifyReply): Promise<void> {
     const chat = validateChat(body);
     const model = await this.catalog.resolve(principal, chat.model);
-    const common = { principal, reply, dialect: 'openai' as const, model: chat.model, label: Promise.resolve(model.id) };
+    const common = { principal, reply, dialect: 'openai' as const, model: chat.model, label: Promise.resolve(model.id), multiplier: model.multiplier };
     const call = { method: 'POST' as const, initiator: chat.initiator, vision: chat.vision };
     if (hubEndpoint(model) === '/responses') {
       // A model Copilot serves only on the Responses API: chat → Responses → chat.
@@ -92,6 +92,7 @@ export class ProxyService {
       dialect: 'anthropic' as const,
       model: req.model,
       label: Promise.resolve(model.id),
+      multiplier: model.multiplier,
     };
     const call = { method: 'POST' as const, initiator, vision: hasImage(req), interaction: compaction ? 'conversation-compaction' : undefined };
     if (model.endpoints.includes('/v1/messages')) {
@@ -156,6 +157,7 @@ export class ProxyService {
       dialect: 'responses' as const,
       model: req.model,
       label: Promise.resolve(model.id),
+      multiplier: model.multiplier,
       beforeEnd: store
         ? async () => {
             const response = final();
@@ -266,8 +268,8 @@ export class ProxyService {
 const responseId = () => `resp_${randomBytes(16).toString('hex')}`;
 
 /** Responses usage in the hub's terms, for metrics. */
-function hubUsage(u: { input_tokens?: number; output_tokens?: number } | null | undefined) {
-  return u ? { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 } : null;
+function hubUsage(u: { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number } | null } | null | undefined) {
+  return u ? { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0, cached_tokens: u.input_tokens_details?.cached_tokens ?? 0 } : null;
 }
 
 /**
@@ -284,7 +286,7 @@ function hubEndpoint(model: CatalogModel): '/chat/completions' | '/responses' {
 function nativeUsage(u: Record<string, any> | undefined) {
   if (!u) return null;
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
-  return { prompt_tokens: n(u.input_tokens) + n(u.cache_read_input_tokens), completion_tokens: n(u.output_tokens) };
+  return { prompt_tokens: n(u.input_tokens) + n(u.cache_read_input_tokens), completion_tokens: n(u.output_tokens), cached_tokens: n(u.cache_read_input_tokens) };
 }
 
 /** Copilot's chat stream as OpenAI's (normalized), and an error chunk then [DONE] if it breaks off. */

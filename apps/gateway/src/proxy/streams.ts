@@ -24,7 +24,7 @@ function* events(parser: SseParser, bytes: Uint8Array | null): Generator<Record<
 }
 
 const hubUsage = (u: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number } | null): TokenUsage | null =>
-  u && { prompt_tokens: u.input_tokens + u.cache_read_input_tokens, completion_tokens: u.output_tokens };
+  u && { prompt_tokens: u.input_tokens + u.cache_read_input_tokens, completion_tokens: u.output_tokens, cached_tokens: u.cache_read_input_tokens };
 
 /** A dialect's stream translator: fed one parsed upstream event at a time, it returns the text to write. */
 interface EventTranslator {
@@ -65,8 +65,8 @@ export function messagesFromChat(model: string): StreamOut {
   return new Translated(t, (e) => t.fail({ type: anthropicErrorType(e.status), message: e.message }), () => hubUsage(t.usage), () => t.ping());
 }
 
-const responsesUsage = (u: { input_tokens?: number; output_tokens?: number } | null): TokenUsage | null =>
-  u && { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0 };
+const responsesUsage = (u: { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number } | null } | null): TokenUsage | null =>
+  u && { prompt_tokens: u.input_tokens ?? 0, completion_tokens: u.output_tokens ?? 0, cached_tokens: u.input_tokens_details?.cached_tokens ?? 0 };
 
 /**
  * Responses events out of a translator: Copilot's chat stream through ChatToResponsesStream, or
@@ -138,7 +138,9 @@ abstract class FromResponses implements StreamOut {
     return failed ? this.fail(new ApiError(502, `Copilot failed the answer: ${failed.message}`, 'upstream_error', failed.code)) : otherwise();
   }
   get usage(): TokenUsage | null {
-    return this.responses.usage;
+    const u = this.responses.usage;
+    const nano = (u?.copilot_usage as { total_nano_aiu?: unknown } | undefined)?.total_nano_aiu;
+    return u && { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cached_tokens: u.prompt_tokens_details?.cached_tokens, nano_aiu: typeof nano === 'number' ? nano : undefined };
   }
 }
 

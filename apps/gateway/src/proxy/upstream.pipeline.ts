@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
@@ -6,6 +6,7 @@ import { InjectConfig, type AppConfig } from '#libs/config';
 import { CopilotTokenService, type Principal } from '#libs/accounts';
 import { ApiError, CopilotClient, fromUpstreamStatus, isRetryableNetworkError, retryAfterSeconds, upstreamFailure, type UpstreamCall } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
+import { USAGE_SINK, type UsageSink } from '#libs/usage';
 
 const MAX_RETRIES = 2;
 const RETRY_DEADLINE_MS = 15_000;
@@ -16,10 +17,17 @@ const backoffMs = (attempt: number) => 100 * 2 ** attempt + Math.floor(Math.rand
 
 export type Dialect = 'openai' | 'anthropic' | 'responses';
 
-/** Tokens of one call, in the hub's (OpenAI's) terms, for metrics. */
+/** Tokens of one call, in the hub's (OpenAI's) terms, for metrics and usage records. */
 export interface TokenUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
+  /** of prompt_tokens, read from the prompt cache */
+  cached_tokens?: number;
+  /** Copilot's credit cost of the call (copilot_usage.total_nano_aiu) */
+  nano_aiu?: number;
+  /** as OpenAI's usage object carries them (the chat path hands it over as it came) */
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  copilot_usage?: { total_nano_aiu?: number } | null;
 }
 
 /**
@@ -52,6 +60,8 @@ export interface Exchange {
   stream?: StreamOut;
   /** extra response headers for the client */
   headers?: Record<string, string>;
+  /** premium requests a user-initiated call of this model costs (its billing.multiplier) */
+  multiplier?: number;
   /**
    * Runs once the answer is complete and before its last bytes leave (the stored response a
    * client may continue from must exist by the time the client can ask for it).
@@ -76,6 +86,7 @@ export class UpstreamPipeline {
     private readonly tokens: CopilotTokenService,
     private readonly client: CopilotClient,
     private readonly metrics: MetricsService,
+    @Optional() @Inject(USAGE_SINK) private readonly usage?: UsageSink,
   ) {}
 
   async run(ex: Exchange): Promise<void> {
@@ -87,12 +98,12 @@ export class UpstreamPipeline {
       if (!ex.stream || !isEventStream(res.headers['content-type'])) {
         const { body, usage } = ex.json(await readJson(res, signal));
         await ex.beforeEnd?.();
-        this.finish(ex, 200, usage);
+        this.finish(ex, 200, usage, started);
         return void ex.reply.headers(ex.headers ?? {}).send(body);
       }
     } catch (err) {
       if (err instanceof ClientGone) return;
-      this.count(ex, err instanceof ApiError ? err.status : 500);
+      this.finish(ex, err instanceof ApiError ? err.status : 500, null, started);
       throw err;
     }
     await this.relay(ex, ex.stream, res, signal, started);
@@ -167,10 +178,10 @@ export class UpstreamPipeline {
       await ex.beforeEnd?.();
       out.end(pending + tail);
       pending = '';
-      this.finish(ex, 200, stream.usage);
+      this.finish(ex, 200, stream.usage, started);
     } catch (err) {
       if (signal.aborted) {
-        this.count(ex, 499);
+        this.finish(ex, 499, stream.usage, started);
         return;
       }
       // After the first byte there is no retry and no status to change: say it in the stream.
@@ -179,7 +190,7 @@ export class UpstreamPipeline {
       this.log.warn(`stream from Copilot broke off (${ex.dialect} ${ex.call.path}): ${(err as Error)?.message ?? err}`);
       out.end(pending + stream.fail(failure));
       pending = '';
-      this.finish(ex, 'stream_error', stream.usage);
+      this.finish(ex, 'stream_error', stream.usage, started);
     } finally {
       if (stall) clearTimeout(stall);
       if (pinger) clearInterval(pinger);
@@ -193,15 +204,31 @@ export class UpstreamPipeline {
     }
   }
 
-  private finish(ex: Exchange, status: number | 'stream_error', usage: TokenUsage | null | undefined) {
+  /** A request is over: its metrics, and its usage record (what it cost, whom). */
+  private finish(ex: Exchange, status: number | 'stream_error', usage: TokenUsage | null | undefined, started: number) {
+    const durationMs = Math.round(performance.now() - started);
     void ex.label.then((model) => {
       this.metrics.recordUsage(model, usage);
       this.metrics.recordExchange(ex.dialect, ex.call.path, model, status);
+      const initiator = ex.call.initiator ?? 'user';
+      this.usage?.record({
+        at: Date.now(),
+        keyId: ex.principal.keyId,
+        accountId: ex.principal.accountId,
+        model,
+        dialect: ex.dialect,
+        endpoint: ex.call.path,
+        status,
+        inputTokens: usage?.prompt_tokens ?? 0,
+        outputTokens: usage?.completion_tokens ?? 0,
+        cachedTokens: usage?.cached_tokens ?? usage?.prompt_tokens_details?.cached_tokens ?? 0,
+        initiator,
+        // A call Copilot refused or never answered is not billed.
+        premiumRequests: initiator === 'user' && typeof status === 'number' && status < 400 ? (ex.multiplier ?? 0) : 0,
+        creditsNanoAiu: usage?.nano_aiu ?? usage?.copilot_usage?.total_nano_aiu ?? 0,
+        durationMs,
+      });
     });
-  }
-
-  private count(ex: Exchange, status: number) {
-    void ex.label.then((model) => this.metrics.recordExchange(ex.dialect, ex.call.path, model, status));
   }
 
   /**

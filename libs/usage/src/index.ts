@@ -1,0 +1,1 @@
+export { USAGE_SINK, type UsageRecord, type UsageSink } from './usage-record.js';
