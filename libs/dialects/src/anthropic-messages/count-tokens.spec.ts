@@ -265,3 +265,12 @@ describe('countMessagesTokens', () => {
     });
   });
 });
+
+describe('hostile input', () => {
+  it('counts 200 KB of one letter in well under a second (one piece took 20 s)', () => {
+    const t0 = performance.now();
+    const n = countMessagesTokens({ messages: [{ role: 'user', content: 'a'.repeat(200_000) }] });
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(n).toBeGreaterThan(200_000 / 20);
+  });
+});

@@ -50,6 +50,7 @@ export interface CountTokensOptions {
 
 type TokenizerName = 'o200k_base' | 'cl100k_base';
 
+const CHUNK = 2000;
 export const TOKENS_PER_MESSAGE = 3;
 export const TOKENS_PER_NAME = 1;
 export const REPLY_PRIMING_TOKENS = 3;
@@ -106,8 +107,21 @@ class Counter {
     this.encoder = encoderFor(tokenizer);
   }
 
+  /**
+   * Long text is counted in pieces of about CHUNK characters, cut after a space or newline where
+   * one is near: the BPE merge loop is superlinear on one long run (200 KB of one letter took 20 s),
+   * and a cut at a word boundary changes the count by a token at most per piece.
+   */
   add(text: string): void {
-    if (text) this.text += this.encoder.countTokens(text, PLAIN_TEXT);
+    for (let at = 0; at < text.length; ) {
+      let end = Math.min(text.length, at + CHUNK);
+      if (end < text.length) {
+        const space = Math.max(text.lastIndexOf(' ', end), text.lastIndexOf('\n', end));
+        if (space > at + CHUNK / 2) end = space;
+      }
+      this.text += this.encoder.countTokens(text.slice(at, end), PLAIN_TEXT);
+      at = end;
+    }
   }
 
   addJson(value: unknown): void {

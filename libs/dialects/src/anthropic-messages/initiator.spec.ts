@@ -48,3 +48,12 @@ describe('isCompactionRequest', () => {
     expect(isCompactionRequest(req(user('Hi'), assistant(COMPACT)))).toBe(false);
   });
 });
+
+describe('hostile input', () => {
+  it('reads 40,000 unclosed <system-reminder> tags in linear time (a regex took 8.8 s)', () => {
+    const text = '<system-reminder>'.repeat(40_000);
+    const t0 = performance.now();
+    expect(messagesInitiator(req(user([{ type: 'text', text }]))).initiator).toBe('user');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -6,9 +6,25 @@ type Block = { type: string; text?: unknown };
 // RECENT portion of the conversation", "…of this conversation").
 const COMPACTION = /your task is to create a detailed summary of (?:the |this )?(?:recent portion of the )?conversation/i;
 
-// Claude Code attaches reminders of its own to tool results; they are not a person's words.
-const REMINDERS = /<system-reminder>[\s\S]*?<\/system-reminder>/g;
-const words = (b: Block) => b.type !== 'tool_result' && !(b.type === 'text' && String(b.text ?? '').replace(REMINDERS, '').trim() === '');
+/**
+ * Claude Code attaches reminders of its own to tool results; they are not a person's words. A
+ * plain scan, not a regex: a lazy match with no closing tag in sight would retry from every
+ * opening one (quadratic on a hostile body).
+ */
+function withoutReminders(text: string): string {
+  const open = '<system-reminder>';
+  const close = '</system-reminder>';
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const start = text.indexOf(open, at);
+    const end = start < 0 ? -1 : text.indexOf(close, start + open.length);
+    if (end < 0) return out + text.slice(at);
+    out += text.slice(at, start);
+    at = end + close.length;
+  }
+}
+const words = (b: Block) => b.type !== 'tool_result' && !(b.type === 'text' && withoutReminders(String(b.text ?? '')).trim() === '');
 
 const lastUserBlocks = (req: MessagesRequest): Block[] => {
   // System messages mid-conversation are the client's, not a turn: the last turn is before them.

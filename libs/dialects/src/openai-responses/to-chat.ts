@@ -22,7 +22,18 @@ export function responsesInputItems(req: ResponsesRequest): InputItem[] {
  * canonical_flat_name`, codex-rs/protocol/src/tool_name.rs): `<namespace>__<name>`, stray
  * underscores at the joint trimmed.
  */
-export const flatToolName = (namespace: string, name: string) => `${namespace.replace(/_+$/, '')}__${name.replace(/^_+/, '')}`;
+/** Trailing (or leading) underscores trimmed with a loop: `/_+$/` is quadratic on a long run of them. */
+const trimEnd = (s: string) => {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 95) end--;
+  return s.slice(0, end);
+};
+const trimStart = (s: string) => {
+  let start = 0;
+  while (start < s.length && s.charCodeAt(start) === 95) start++;
+  return s.slice(start);
+};
+export const flatToolName = (namespace: string, name: string) => `${trimEnd(namespace)}__${trimStart(name)}`;
 
 /**
  * Chat name → the namespace and name to report back, for the request's namespaced functions.
