@@ -117,6 +117,21 @@ describe('errors and initiator', () => {
     expect(await res.json()).toEqual({ error: { message: expect.any(String), type: expect.any(String), param: expect.anything(), code: expect.any(String) } });
   });
 
+  it('resolves item_reference from this key\'s stored items only, and caps how many one request names', async () => {
+    const first = await (await call(a, 'POST', '/v1/responses', { model: 'gpt-4o', input: 'My name is Ada.' })).json();
+    const msg = first.output.find((i: { type: string }) => i.type === 'message');
+    const ok = await call(b, 'POST', '/v1/responses', { model: 'gpt-4o', store: false, input: [{ role: 'user', content: 'My name is Ada.' }, { type: 'item_reference', id: msg.id }, { role: 'user', content: 'Name?' }] });
+    expect(ok.status).toBe(200);
+    expect(JSON.stringify(fake.lastChatBody.messages)).toContain(msg.content[0].text);
+    const foreign = await call(a, 'POST', '/v1/responses', { model: 'gpt-4o', input: [{ type: 'item_reference', id: msg.id }] }, otherKey);
+    expect(foreign.status).toBe(400);
+    expect((await foreign.json()).error.code).toBe('item_not_found');
+    const many = Array.from({ length: 101 }, (_, i) => ({ type: 'item_reference', id: `msg_${i}` }));
+    const flood = await call(a, 'POST', '/v1/responses', { model: 'gpt-4o', input: many });
+    expect(flood.status).toBe(400);
+    expect((await flood.json()).error.code).toBe('too_many_references');
+  });
+
   it('sends a function_call_output turn as agent', async () => {
     fake.resetCounters();
     await call(a, 'POST', '/v1/responses', {

@@ -149,7 +149,7 @@ export class ProxyService {
     const history = req.previous_response_id ? await this.stored.history(principal, req.previous_response_id) : [];
     const store = req.store !== false;
     const ctx = { id: responseId(), model: req.model, createdAt: Math.floor(Date.now() / 1000), request: req, echo: { store, previous_response_id: req.previous_response_id ?? null } };
-    const input = [...history, ...responsesInputItems(req)];
+    const input = responsesInputItems(req);
     let final: () => Record<string, any> | null = () => null;
     const common = {
       principal,
@@ -161,7 +161,7 @@ export class ProxyService {
       beforeEnd: store
         ? async () => {
             const response = final();
-            if (response) await this.stored.save(principal, input, response);
+            if (response) await this.stored.save(principal, req.previous_response_id ?? null, input, response);
           }
         : undefined,
     };
@@ -215,7 +215,7 @@ export class ProxyService {
     if (order !== 'asc' && order !== 'desc') throw ApiError.badRequest("'order' must be 'asc' or 'desc'", 'order', 'invalid_value');
     const limit = query.limit === undefined ? 20 : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw ApiError.badRequest("'limit' must be an integer from 1 to 100", 'limit', 'invalid_value');
-    let items = (await this.stored.get(principal, id)).input.map((item, i) => ({ id: (item as { id?: string }).id ?? `item_${id.slice(5)}_${i}`, ...(item as object) }));
+    let items = (await this.stored.inputOf(principal, id)).map((item, i) => ({ id: (item as { id?: string }).id ?? `item_${id.slice(5)}_${i}`, ...(item as object) }));
     if (order === 'desc') items = items.reverse();
     if (typeof query.after === 'string') {
       const at = items.findIndex((i) => i.id === query.after);
