@@ -1,10 +1,13 @@
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool } from 'undici';
 import { RedisStore, generateApiKey, sha256 } from '#libs/accounts';
+import { messagesToChat, parseMessagesRequest } from '#libs/dialects';
 import { RedisConnections } from '#libs/redis';
 import { startRedis } from '../test/support/redis-server.js';
 
@@ -12,17 +15,39 @@ import { startRedis } from '../test/support/redis-server.js';
  * `npm run bench`: the gateway (Redis mode, rate limit and metrics on) against a bare undici
  * pass-through, both in front of the same fake upstream, measured in one run and interleaved so
  * that machine noise lands on both. See docs/benchmarks.md for the targets and the figures.
+ *
+ * BENCH_MODE=wrk (the default) drives the throughput cases with wrk, from outside Node: a C load
+ * generator on one thread, so the driver takes little of the CPU the proxies share with it.
+ * BENCH_MODE=autocannon drives them with autocannon in this process, as earlier figures were taken.
  */
+const MODE = (process.env.BENCH_MODE ?? 'wrk') as 'wrk' | 'autocannon';
 const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (MODE === 'wrk' ? 32 : 50));
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 const SLOW_STREAMS = Number(process.env.BENCH_SLOW_STREAMS ?? 1000);
-const ONLY = process.env.BENCH_ONLY; // 'throughput' | 'latency' | 'slow'
+const ONLY = process.env.BENCH_ONLY; // 'throughput' | 'latency' | 'slow' | 'none'
+/** BENCH_HOLD=1: once set up (and after BENCH_ONLY's parts), print the URLs, key and wrk scripts and keep running until Ctrl-C */
+const HOLD = !!process.env.BENCH_HOLD;
+/** BENCH_CASES=chat,chat-stream: a subset of the throughput cases */
+const CASES = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
+/** BENCH_PROFILE=1 (or a directory): the gateway runs under --cpu-prof; the profile is written when it exits */
+const PROFILE = process.env.BENCH_PROFILE ? (process.env.BENCH_PROFILE === '1' ? '/tmp/prof' : process.env.BENCH_PROFILE) : null;
 const GITHUB_TOKEN = `ghu_${randomBytes(18).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-function start(script: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+if (MODE !== 'wrk' && MODE !== 'autocannon') throw new Error(`BENCH_MODE must be wrk or autocannon, not ${MODE}`);
+if (MODE === 'wrk' && (!ONLY || ONLY === 'throughput') && spawnSync('wrk', ['-v']).error) {
+  console.error(
+    'wrk is not installed, and BENCH_MODE=wrk (the default) needs it for the throughput cases.\n' +
+      '  Debian/Ubuntu: sudo apt-get install -y wrk      macOS: brew install wrk\n' +
+      'or run them with autocannon instead: BENCH_MODE=autocannon npm run bench',
+  );
+  process.exit(2);
+}
+
+function start(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -35,7 +60,59 @@ function start(script: string, args: string[], env: Record<string, string>): Pro
   });
 }
 
-const body = (extra: object = {}) => JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }], ...extra });
+const USER = [{ role: 'user', content: 'Say hello' }];
+const chatBody = (extra: object = {}) => JSON.stringify({ model: 'gpt-4o', messages: USER, ...extra });
+const body = chatBody;
+const messagesBody = (model: string) => ({ model, max_tokens: 256, stream: true, messages: USER });
+
+/** One request shape: where it goes and what it carries. */
+interface Req {
+  path: string;
+  body: string;
+  /** extra headers (the gateway's key is added per target) */
+  headers?: Record<string, string>;
+}
+
+/** A throughput case: what the gateway gets, what the bare pass-through gets, and the ratio to reach. */
+interface Case {
+  name: string;
+  gateway: Req;
+  bare: Req;
+  target: number;
+}
+
+/**
+ * The four throughput cases. A Messages stream on a GPT model is translated by the gateway
+ * (Messages → chat completions upstream → Messages events back); its bare baseline is the bare
+ * pass-through piping the chat completions stream that very request becomes upstream (the body
+ * the gateway's translator sends), so both make the same upstream call and the ratio counts the
+ * translation, both ways, as the gateway's cost. A Claude model goes to Copilot's /v1/messages,
+ * and bare pipes the same Messages request to the same /v1/messages.
+ */
+function cases(): Case[] {
+  const anthropic = { 'anthropic-version': '2023-06-01' };
+  const translated = messagesBody('gpt-4o');
+  // What the gateway sends upstream for it: gpt-4o in the fake's /models takes no thinking budget and caps output at 4096.
+  const upstreamChat = messagesToChat(parseMessagesRequest(translated), { model: 'gpt-4o', thinking: null, maxOutputTokens: 4096 });
+  const native = JSON.stringify(messagesBody('claude-sonnet-4'));
+  const all: Case[] = [
+    { name: 'chat', target: 0.7, gateway: { path: '/v1/chat/completions', body: chatBody() }, bare: { path: '/v1/chat/completions', body: chatBody() } },
+    {
+      name: 'chat-stream',
+      target: 0.6,
+      gateway: { path: '/v1/chat/completions', body: chatBody({ stream: true }) },
+      bare: { path: '/v1/chat/completions', body: chatBody({ stream: true }) },
+    },
+    {
+      name: 'messages-translated',
+      target: 0.6,
+      gateway: { path: '/v1/messages', body: JSON.stringify(translated), headers: anthropic },
+      bare: { path: '/v1/chat/completions', body: JSON.stringify(upstreamChat) },
+    },
+    { name: 'messages-native', target: 0.6, gateway: { path: '/v1/messages', body: native, headers: anthropic }, bare: { path: '/v1/messages', body: native, headers: anthropic } },
+  ];
+  return CASES ? all.filter((c) => CASES.includes(c.name)) : all;
+}
 
 interface Run {
   rps: number;
@@ -44,16 +121,70 @@ interface Run {
   errors: number;
 }
 
-async function cannon(url: string, key: string, payload: string, connections: number, duration: number): Promise<Run> {
+async function cannon(url: string, key: string, req: Req, connections: number, duration: number): Promise<Run> {
   const r = await autocannon({
-    url: `${url}/v1/chat/completions`,
+    url: `${url}${req.path}`,
     method: 'POST',
     connections,
     duration,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: payload,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...req.headers },
+    body: req.body,
   });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts };
+}
+
+/** A Lua long string holding `s` as it is (no escapes to get right). */
+function luaString(s: string): string {
+  let eq = '=';
+  while (s.includes(`]${eq}]`)) eq += '=';
+  return `[${eq}[${s}]${eq}]`;
+}
+
+/** The wrk script of one case and target: method, path, headers and body, nothing per request. */
+function wrkScript(dir: string, name: string, key: string, req: Req): string {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Authorization: `Bearer ${key}`, ...req.headers };
+  const file = join(dir, `${name}.lua`);
+  writeFileSync(
+    file,
+    [
+      `-- ${name}: POST ${req.path}`,
+      'wrk.method = "POST"',
+      `wrk.path = ${luaString(req.path)}`,
+      ...Object.entries(headers).map(([k, v]) => `wrk.headers[ ${luaString(k)} ] = ${luaString(v)}`),
+      `wrk.body = ${luaString(req.body)}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** wrk's durations ("850.00us", "12.31ms", "1.02s", "1.00m") in ms. */
+function wrkMs(value: string, unit: string): number {
+  const v = Number(value);
+  return unit === 'us' ? v / 1000 : unit === 'ms' ? v : unit === 's' ? v * 1000 : v * 60_000;
+}
+
+/** `wrk -t1 -c32 -d3s --latency -s <case>.lua <url>`: requests/s, p50, p99, and every non-2xx or socket error. */
+function wrk(url: string, script: string, connections: number, duration: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t', String(WRK_THREADS), '-c', String(connections), '-d', `${duration}s`, '--latency', '-s', script, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (code !== 0 || !rps) return reject(new Error(`wrk exited with ${code}:\n${out}`));
+      const pct = (p: number) => {
+        const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
+        return m ? wrkMs(m[1], m[2]) : NaN;
+      };
+      const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = non2xx + (socket ? socket.slice(1).reduce((a, x) => a + Number(x), 0) : 0);
+      resolve({ rps: Number(rps[1]), p50: Number(pct(50).toFixed(2)), p99: Number(pct(99).toFixed(2)), errors });
+    });
+  });
 }
 
 /**
@@ -127,28 +258,44 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+/** One request through each target before the case is timed: it must answer 200 with the bytes the case expects. */
+async function check(name: string, url: string, key: string, req: Req, expect: RegExp) {
+  const res = await fetch(`${url}${req.path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...req.headers }, body: req.body });
+  const text = await res.text();
+  if (res.status !== 200 || !expect.test(text)) throw new Error(`${name} answered ${res.status}: ${text.slice(0, 300)}`);
+}
+
 async function main() {
   const redis = await startRedis();
   const fake = await start('dist/test/fake-copilot/main.js', ['0'], { FAKE_SPLIT_WRITES: 'false', FAKE_STREAM_EVENTS: '5' });
   const bare = await start('dist/bench/bare-proxy.js', [], { UPSTREAM: fake.url, GITHUB_TOKEN, PORT: '0', CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)) });
   const prefix = 'bench:';
-  const gateway = await start(process.env.BENCH_PROFILE ? '--cpu-prof' : 'dist/apps/all/src/main.js', process.env.BENCH_PROFILE ? ['--cpu-prof-dir=/tmp/prof', 'dist/apps/all/src/main.js', 'gateway'] : ['gateway'], {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: prefix,
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    GITHUB_API_URL: fake.url,
-    GITHUB_BASE_URL: fake.url,
-    GITHUB_TOKEN,
-    RATE_LIMIT_ENABLED: 'true',
-    RATE_LIMIT_REQUESTS: '1000000000',
-    // Each upstream stream holds one HTTP/1.1 connection: 1000 concurrent streams need more than the default 256.
-    HTTP_MAX_CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)),
-    LOG_LEVEL: 'info',
-    // e.g. BENCH_GATEWAY_ENV='{"RATE_LIMIT_ENABLED":"false"}' to see what one setting costs
-    ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
-  });
+  if (PROFILE) mkdirSync(PROFILE, { recursive: true });
+  const gateway = await start(
+    'dist/apps/all/src/main.js',
+    ['gateway'],
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      GITHUB_API_URL: fake.url,
+      GITHUB_BASE_URL: fake.url,
+      GITHUB_TOKEN,
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_REQUESTS: '1000000000',
+      // Each upstream stream holds one HTTP/1.1 connection: 1000 concurrent streams need more than the default 256.
+      HTTP_MAX_CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)),
+      LOG_LEVEL: 'info',
+      // The bench stops the gateway at the end: no load balancer to wait for (and a profile gets written at once).
+      SHUTDOWN_DELAY_MS: '0',
+      DRAIN_TIMEOUT_MS: '1000',
+      // e.g. BENCH_GATEWAY_ENV='{"RATE_LIMIT_ENABLED":"false"}' to see what one setting costs
+      ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
+    },
+    PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [],
+  );
   const gatewayUrl = gateway.url.replace('0.0.0.0', '127.0.0.1');
 
   // An issued key for the account GITHUB_TOKEN registered at the gateway's start.
@@ -166,38 +313,62 @@ async function main() {
     console.log(s);
     lines.push(s);
   };
-  say(`node ${process.version}, ${DURATION}s x ${ROUNDS} rounds per target, ${CONNECTIONS} connections, interleaved bare/gateway`);
+  const driver = MODE === 'wrk' ? `wrk -t${WRK_THREADS} -c${CONNECTIONS}` : `autocannon, ${CONNECTIONS} connections`;
+  say(`node ${process.version}, ${driver}, ${DURATION}s x ${ROUNDS} rounds per target, interleaved bare/gateway`);
 
-  for (const [name, payload] of [
-    ['non-stream', body()],
-    ['stream', body({ stream: true })],
-  ] as const) {
-    if (ONLY && ONLY !== 'throughput') break;
-    for (const t of Object.values(targets)) await cannon(t.url, t.key, payload, CONNECTIONS, 1); // warm-up
-    const bares: Run[] = [];
-    const gateways: Run[] = [];
-    const ratios: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which goes first, so neither always gets the fresher machine.
-      const order = r % 2 ? (['gateway', 'bare'] as const) : (['bare', 'gateway'] as const);
-      const got: Partial<Record<'bare' | 'gateway', Run>> = {};
-      for (const tn of order) got[tn] = await cannon(targets[tn].url, targets[tn].key, payload, CONNECTIONS, DURATION);
-      bares.push(got.bare!);
-      gateways.push(got.gateway!);
-      ratios.push(got.gateway!.rps / got.bare!.rps);
-    }
-    for (const [tn, rs] of [
-      ['bare', bares],
-      ['gateway', gateways],
-    ] as const) {
-      const errors = rs.reduce((a, x) => a + x.errors, 0);
-      say(`${name.padEnd(10)} ${tn.padEnd(7)} ${median(rs.map((x) => x.rps)).toFixed(0).padStart(6)} req/s  p50 ${median(rs.map((x) => x.p50))} ms  p99 ${median(rs.map((x) => x.p99))} ms  errors ${errors}`);
-    }
-    say(`${name.padEnd(10)} ratio gateway/bare = ${median(ratios).toFixed(2)}, median of ${ROUNDS} paired rounds [${ratios.map((x) => x.toFixed(2)).join(' ')}] (target >= 0.60)`);
+  const scripts = mkdtempSync(join(tmpdir(), 'cgw-bench-'));
+  try {
+    if (!ONLY || ONLY === 'throughput') await measureThroughput();
+    if (!ONLY || ONLY === 'latency') await measureLatency();
+    if (!ONLY || ONLY === 'slow') await measureSlowStreams();
+    if (HOLD) await hold();
+  } finally {
+    rmSync(scripts, { recursive: true, force: true });
   }
 
-  if (!ONLY || ONLY === 'latency') await measureLatency();
-  if (!ONLY || ONLY === 'slow') await measureSlowStreams();
+  /** Leaves everything running for measurements by hand: wrk, curl, a profiler attached to the gateway. */
+  async function hold() {
+    console.log(`fake ${fake.url}  bare ${bare.url} (pid ${bare.child.pid})  gateway ${gatewayUrl} (pid ${gateway.child.pid})  redis ${redis.url}\nkey ${key}`);
+    for (const c of cases())
+      for (const tn of ['bare', 'gateway'] as const)
+        console.log(`wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${DURATION}s --latency -s ${wrkScript(scripts, `${c.name}-${tn}`, targets[tn].key, c[tn])} ${targets[tn].url}`);
+    console.log('Ctrl-C to stop');
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
+
+  async function measureThroughput() {
+    for (const c of cases()) {
+      const expect = c.name === 'chat' ? /"choices"/ : c.name === 'chat-stream' ? /\[DONE\]/ : /message_stop/;
+      await check(`${c.name} gateway`, gatewayUrl, key, c.gateway, expect);
+      await check(`${c.name} bare`, bare.url, 'unused', c.bare, c.name === 'messages-translated' ? /\[DONE\]/ : expect);
+      const load = (tn: 'bare' | 'gateway', duration: number): Promise<Run> => {
+        const req = c[tn];
+        if (MODE === 'autocannon') return cannon(targets[tn].url, targets[tn].key, req, CONNECTIONS, duration);
+        return wrk(targets[tn].url, wrkScript(scripts, `${c.name}-${tn}`, targets[tn].key, req), CONNECTIONS, duration);
+      };
+      for (const tn of ['bare', 'gateway'] as const) await load(tn, 1); // warm-up
+      const bares: Run[] = [];
+      const gateways: Run[] = [];
+      const ratios: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        // Alternate which goes first, so neither always gets the fresher machine.
+        const order = r % 2 ? (['gateway', 'bare'] as const) : (['bare', 'gateway'] as const);
+        const got: Partial<Record<'bare' | 'gateway', Run>> = {};
+        for (const tn of order) got[tn] = await load(tn, DURATION);
+        bares.push(got.bare!);
+        gateways.push(got.gateway!);
+        ratios.push(got.gateway!.rps / got.bare!.rps);
+      }
+      for (const [tn, rs] of [
+        ['bare', bares],
+        ['gateway', gateways],
+      ] as const) {
+        const errors = rs.reduce((a, x) => a + x.errors, 0);
+        say(`${c.name.padEnd(19)} ${tn.padEnd(7)} ${median(rs.map((x) => x.rps)).toFixed(0).padStart(6)} req/s  p50 ${median(rs.map((x) => x.p50))} ms  p99 ${median(rs.map((x) => x.p99))} ms  errors ${errors}`);
+      }
+      say(`${c.name.padEnd(19)} ratio gateway/bare = ${median(ratios).toFixed(2)}, median of ${ROUNDS} paired rounds [${ratios.map((x) => x.toFixed(2)).join(' ')}] (target >= ${c.target.toFixed(2)})`);
+    }
+  }
 
   async function measureLatency() {
     const payload = body();
@@ -207,24 +378,26 @@ async function main() {
   }
 
   async function measureSlowStreams() {
-  // 1000 slow streams at once: 40 events 50 ms apart, so each takes at least 2 s.
-  for (const [tn, t] of Object.entries(targets)) {
-    const pid = (tn === 'bare' ? bare : gateway).child.pid!;
-    let peakRss = rssMiB(pid);
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 50);
-    const r = await slowStreams(t.url, t.key, SLOW_STREAMS);
-    clearInterval(sampler);
-    say(
-      `slow streams ${tn.padEnd(7)} ${SLOW_STREAMS} concurrent x 40 events @ 50 ms: first byte p99 ${r.ttfbP99.toFixed(0)} ms, ` +
-        `complete p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms (target <= 2400), errors ${r.errors}, peak RSS ${peakRss.toFixed(0)} MiB` +
-        (tn === 'gateway' ? ' (target <= 200)' : ''),
-    );
+    // 1000 slow streams at once: 40 events 50 ms apart, so each takes at least 2 s.
+    for (const [tn, t] of Object.entries(targets)) {
+      const pid = (tn === 'bare' ? bare : gateway).child.pid!;
+      let peakRss = rssMiB(pid);
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 50);
+      const r = await slowStreams(t.url, t.key, SLOW_STREAMS);
+      clearInterval(sampler);
+      say(
+        `slow streams ${tn.padEnd(7)} ${SLOW_STREAMS} concurrent x 40 events @ 50 ms: first byte p99 ${r.ttfbP99.toFixed(0)} ms, ` +
+          `complete p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms (target <= 2400), errors ${r.errors}, peak RSS ${peakRss.toFixed(0)} MiB` +
+          (tn === 'gateway' ? ' (target <= 200)' : ''),
+      );
+    }
   }
 
-  }
-
-  for (const c of children) c.kill('SIGTERM');
-  await sleep(500);
+  // SIGINT: the gateway skips its load-balancer delay; under BENCH_PROFILE, wait for it to write the profile.
+  const gatewayExit = new Promise((r) => gateway.child.once('exit', r));
+  for (const c of children) c.kill(c === gateway.child ? 'SIGINT' : 'SIGTERM');
+  await Promise.race([gatewayExit, sleep(PROFILE ? 15_000 : 500)]);
+  if (PROFILE) say(`gateway CPU profile written to ${PROFILE} (summary: node dist/bench/profile-top.js ${PROFILE}/<file>.cpuprofile)`);
   await redis.stop();
 }
 
@@ -233,4 +406,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+  .finally(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')));

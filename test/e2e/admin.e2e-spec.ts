@@ -73,8 +73,10 @@ describe('OpenAPI document', () => {
         'GET /auth/keys',
         'POST /auth/keys',
         'POST /auth/keys/{id}/rotate',
+        'PATCH /auth/keys/{id}',
         'DELETE /auth/keys/{id}',
         'GET /auth/tokens',
+        'GET /auth/usage',
         'DELETE /auth/tokens',
         'DELETE /auth/tokens/{api_key}',
       ].sort(),
@@ -117,7 +119,7 @@ describe('accounts and keys', () => {
     const keys = await (await admin('GET', '/auth/keys')).text();
     expect(JSON.parse(accounts).data.map((a: { id: string }) => a.id)).toContain(accountId);
     expect(Object.keys(JSON.parse(accounts).data[0]).sort()).toEqual(
-      ['api_base', 'copilot_token_expires_at', 'created_at', 'id', 'last_error', 'last_refresh_at', 'login', 'status'].sort(),
+      ['api_base', 'copilot_token_expires_at', 'created_at', 'id', 'last_error', 'last_refresh_at', 'login', 'status', 'plan', 'premium_entitlement', 'premium_remaining', 'premium_unlimited', 'quota_reset_at'].sort(),
     );
     for (const text of [accounts, keys]) {
       expect(text).not.toContain(GITHUB_TOKEN);

@@ -79,6 +79,18 @@ describe('bodies are not read before the key is known (item 1)', () => {
     saveFigures('slow-bodies-with-key', { connections: 50, deadline_ms: BODY_DEADLINE_MS, first_ms: Math.round(Math.min(...times)), last_ms: Math.round(Math.max(...times)) });
   });
 
+  it('checks the admin token before reading an admin route\'s body', async () => {
+    const head = (auth: string) => `POST /auth/keys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n${auth}\r\n`;
+    const results = await Promise.all(
+      ['', 'Authorization: Bearer wrong-admin-token-0123456789\r\n'].map((h) => rawRequest(auth.port, head(h), '{').closed),
+    );
+    for (const r of results) {
+      expect(status(r.answer)).toBe(401);
+      expect(r.ms).toBeLessThan(1000);
+    }
+    expect(results.map((r) => errorCode(r.answer)).sort()).toEqual(['invalid_admin_token', 'missing_admin_token']);
+  });
+
   it('does not read a body sent to a route that does not exist', async () => {
     const c = rawRequest(gw.port, 'POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n', '{');
     const r = await c.closed;

@@ -43,6 +43,8 @@ beforeAll(async () => {
   // The limit is 5 a minute per key: the other dialects get keys of their own.
   const anthropic = await accountWithKey(gw, fake, 'anthropic');
   const responses = await accountWithKey(gw, fake, 'responses');
+  // A key with a day limit of one request: the rest of its traffic is refused (quota refusals panel).
+  const capped = await gw.accounts.issueKey(limited.account.id, { name: 'capped', limits: { requests_per_day: 1 } });
   fake.script('chat', { status: 500, body: '<html>oops</html>' }, 3);
   const started = Date.now();
   while (Date.now() - started < 5000) {
@@ -57,6 +59,7 @@ beforeAll(async () => {
       // The Responses dialect, native (gpt-5-codex) and translated (gpt-4o), for its panel.
       gw.post('/v1/responses', { model: 'gpt-5-codex', input: 'hi', store: false }, responses.key).then((r) => r.text()),
       gw.post('/v1/responses', { model: 'gpt-4o', input: 'hi', stream: true, store: false }, responses.key).then((r) => r.text()),
+      gw.post('/v1/chat/completions', chatBody(), capped.key).then((r) => r.text()),
     ]);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -3,6 +3,7 @@ import type { AppConfig } from '#libs/config';
 import { AdminController } from './admin/admin.controller.js';
 import { AdminGuard } from './admin/admin.guard.js';
 import { DocsController } from './admin/docs.controller.js';
+import { AdminUsageController } from './admin/usage.controller.js';
 import { DeviceController } from './device/device.controller.js';
 import { DeviceFlowService } from './device/device.service.js';
 import { RefreshModule } from './refresh/refresh.module.js';
@@ -18,7 +19,7 @@ export class AuthModule {
     return {
       module: AuthModule,
       imports: [RefreshModule.forRoot(config)],
-      controllers: [AdminController, DeviceController, DocsController],
+      controllers: [AdminController, DeviceController, DocsController, AdminUsageController],
       providers: [AdminGuard, DeviceFlowService],
     };
   }

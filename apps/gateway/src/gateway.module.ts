@@ -7,12 +7,15 @@ import { ProxyService } from './proxy/proxy.service.js';
 import { ResponseStore } from './proxy/response-store.js';
 import { ResponsesController } from './proxy/responses.controller.js';
 import { UpstreamPipeline } from './proxy/upstream.pipeline.js';
+import { QuotaGuard } from './quota/quota.guard.js';
+import { QuotaService } from './quota/quota.service.js';
 import { KeyThrottlerGuard } from './rate-limit/key-throttler.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { UsageViewModule } from './usage/usage.module.js';
 
 @Module({
-  imports: [RateLimitModule],
+  imports: [RateLimitModule, UsageViewModule],
   controllers: [ProxyController, MessagesController, ResponsesController],
-  providers: [ProxyService, UpstreamPipeline, ModelCatalog, ResponseStore, ApiKeyGuard, KeyThrottlerGuard],
+  providers: [ProxyService, UpstreamPipeline, ModelCatalog, ResponseStore, ApiKeyGuard, KeyThrottlerGuard, QuotaService, QuotaGuard],
 })
 export class GatewayModule {}

@@ -6,7 +6,8 @@ import { MetricsService } from '#libs/metrics';
 import { CopilotTokenService, type TokenOwner } from './copilot-token.service.js';
 import { SecretBox, generateApiKey, isGithubToken, isIssuedKeyFormat, keyPrefix, sha256 } from './crypto.js';
 import { Lru } from './lru.js';
-import { STATE_STORE, type AccountRecord, type KeyRecord, type StateStore } from './store.js';
+import { QueueFull, Semaphore } from './semaphore.js';
+import { KEY_LIMIT_NAMES, STATE_STORE, type AccountRecord, type KeyLimitName, type KeyLimits, type KeyRecord, type StateStore } from './store.js';
 
 /** Who is calling: resolved from the bearer key once, then reused from the in-process LRU. */
 export interface Principal extends TokenOwner {
@@ -15,7 +16,12 @@ export interface Principal extends TokenOwner {
   login: string | null;
   /** epoch ms, or null for keys that never expire */
   expiresAt: number | null;
+  /** the key's own limits (design.md §4), null when it has none (and for passthrough tokens) */
+  limits: KeyLimits | null;
 }
+
+/** A change of limits: a number sets one, null clears one, an absent one stays; null for the whole clears all. */
+export type KeyLimitsPatch = Partial<Record<KeyLimitName, number | null>> | null;
 
 /** Why a passthrough token was refused: the error its next attempts get without a GitHub call. */
 interface Refusal {
@@ -57,6 +63,11 @@ export class AccountsService {
   private readonly refused: Lru<string, Refusal>;
   /** One check per passthrough token at a time, however many requests carry it. */
   private readonly checking = new Map<string, Promise<Principal>>();
+  /**
+   * Tokens nobody has vouched for yet are checked a few at a time, in a queue of their own: a flood
+   * of made-up ones waits here and never takes every exchange slot from the accounts already known.
+   */
+  private readonly unverified = new Semaphore(4, 256);
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -69,7 +80,7 @@ export class AccountsService {
     this.cache = new Lru(config.maxClientsCache);
     this.refused = new Lru(config.maxClientsCache);
     store.subscribe((e) => {
-      if (e.type === 'key.revoked') this.cache.deleteWhere((entry) => entry.principal.keyHash === e.hash);
+      if (e.type === 'key.revoked' || e.type === 'key.changed') this.cache.deleteWhere((entry) => entry.principal.keyHash === e.hash);
       else if (e.type === 'account.deleted' || e.type === 'account.changed')
         this.cache.deleteWhere((entry) => entry.principal.accountId === e.id);
       else if (e.type === 'resync') for (const entry of this.cache.values()) entry.checkAt = 0;
@@ -112,6 +123,8 @@ export class AccountsService {
       } catch (err) {
         // Store unreachable: a key this process already knew keeps working as it was.
         if (!stale || !(err instanceof ApiError) || err.code !== 'store_unavailable') throw err;
+        // Its end (expiry, or a rotation's grace) still holds while the store is away.
+        if (stale.principal.expiresAt !== null && stale.principal.expiresAt <= Date.now()) throw ApiError.unauthorized('This API key has expired', 'expired_api_key');
         stale.checkAt = Date.now() + STALE_RETRY_MS;
         this.metrics.storeFallbacks.inc({ what: 'key' });
         return stale.principal;
@@ -128,7 +141,12 @@ export class AccountsService {
         throw ApiError.unauthorized('GitHub tokens are not accepted as API keys here; use an issued key (sk-cgw-...)');
       let check = this.checking.get(hash);
       if (!check) {
-        check = this.checkPassthrough(key, hash).finally(() => this.checking.delete(hash));
+        check = this.unverified
+          .run(() => this.checkPassthrough(key, hash))
+          .catch((err) => {
+            throw err instanceof QueueFull ? ApiError.unavailable('Too many unverified GitHub tokens are being checked; try again shortly', 'token_check_busy') : err;
+          })
+          .finally(() => this.checking.delete(hash));
         this.checking.set(hash, check);
       }
       principal = await check;
@@ -167,6 +185,7 @@ export class AccountsService {
       login: null,
       passthrough: true,
       expiresAt: null,
+      limits: null,
       githubToken: async () => key,
     };
     try {
@@ -237,6 +256,7 @@ export class AccountsService {
       login: account.login,
       passthrough: false,
       expiresAt: record.revoked_at ? Math.min(Date.parse(record.revoked_at), expiresAt ?? Infinity) : expiresAt,
+      limits: record.limits && Object.keys(record.limits).length ? record.limits : null,
       githubToken: async () => this.box.open(sealed),
     };
     return { principal, lastUsedAt: record.last_used_at };
@@ -284,7 +304,7 @@ export class AccountsService {
     }
   }
 
-  async issueKey(accountId: string, opts: { name?: string | null; expiresInSeconds?: number | null } = {}): Promise<IssuedKey> {
+  async issueKey(accountId: string, opts: { name?: string | null; expiresInSeconds?: number | null; limits?: KeyLimitsPatch } = {}): Promise<IssuedKey> {
     if (!(await this.store.getAccount(accountId))) throw ApiError.notFound(`No account ${accountId}`, 'account_not_found', 'account_id');
     const key = generateApiKey();
     const record: KeyRecord = {
@@ -297,9 +317,36 @@ export class AccountsService {
       last_used_at: null,
       expires_at: opts.expiresInSeconds ? new Date(Date.now() + opts.expiresInSeconds * 1000).toISOString() : null,
       revoked_at: null,
+      limits: applyLimits(null, opts.limits ?? null),
     };
     await this.store.putKey(record);
     return { key, record };
+  }
+
+  /**
+   * Renames a key or changes its limits, and tells every replica to drop the cached principal, so
+   * the change applies everywhere within a second (as revocation does). Null when there is no such key.
+   */
+  async updateKey(id: string, change: { name?: string | null; limits?: KeyLimitsPatch }): Promise<KeyRecord | null> {
+    // One change of a key at a time across replicas, so two PATCHes of different limits both stick.
+    let lock: string | null = null;
+    for (let i = 0; i < 100 && !(lock = await this.store.acquireLock(`keyedit:${id}`, 5_000)); i++) await new Promise((r) => setTimeout(r, 20));
+    if (!lock) throw new ApiError(409, `Key ${id} is being changed right now; try again`, 'invalid_request_error', 'key_busy');
+    try {
+      const key = await this.findKey(id);
+      if (!key) return null;
+      const patch: Partial<KeyRecord> = {};
+      if (change.name !== undefined) patch.name = change.name;
+      if (change.limits !== undefined) patch.limits = applyLimits(key.limits ?? null, change.limits);
+      if (!Object.keys(patch).length) return key;
+      await this.store.patchKey(key.hash, patch);
+      // A requests_per_day newly set counts from the day's usage so far: its counter is seeded again.
+      if (!key.limits?.requests_per_day && patch.limits?.requests_per_day) await this.store.resetQuota(key.id, 'day', Date.now()).catch(() => {});
+      await this.store.publish({ type: 'key.changed', hash: key.hash });
+      return { ...key, ...patch };
+    } finally {
+      await this.store.releaseLock(`keyedit:${id}`, lock).catch(() => {});
+    }
   }
 
   /** Revokes a key at once (or after `graceSeconds`) and tells every replica to forget it. */
@@ -344,7 +391,7 @@ export class AccountsService {
       // one and push the old key's end out. Its successor is the key to rotate.
       if (old.revoked_at) throw alreadyRotated(id, old.revoked_at);
       const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
-      const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining });
+      const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining, limits: old.limits ?? null });
       const oldExpiresAt = old.expires_at && Date.parse(old.expires_at) < Date.now() + graceSeconds * 1000 ? old.expires_at : new Date(Date.now() + graceSeconds * 1000).toISOString();
       await this.revokeKey(old.hash, (Date.parse(oldExpiresAt) - Date.now()) / 1000);
       return { issued, replaced: old, oldExpiresAt };
@@ -373,6 +420,17 @@ const alreadyRotated = (id: string, until: string | null) =>
     'invalid_request_error',
     'key_already_rotated',
   );
+
+/** The limits after a change: only the ones set are kept, null when none is. */
+export function applyLimits(current: KeyLimits | null, change: KeyLimitsPatch): KeyLimits | null {
+  const next: KeyLimits = change === null ? {} : { ...(current ?? {}) };
+  for (const name of KEY_LIMIT_NAMES) {
+    const v = change?.[name];
+    if (v === null) delete next[name];
+    else if (v !== undefined) next[name] = v;
+  }
+  return Object.keys(next).length ? next : null;
+}
 
 export const isAllowedLogin = (allowed: string[], login: string) => allowed.some((a) => a.toLowerCase() === login.toLowerCase());
 

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.js';
+import { quotaPeriodOf, type AccountRecord, type KeyRecord, type QuotaPeriod, type QuotaTake, type StateStore, type StoreEvent } from './store.js';
+
+/** A copy the caller may change without changing what is stored (limits included). */
+const copyKey = (k: KeyRecord): KeyRecord => ({ ...k, ...(k.limits ? { limits: { ...k.limits } } : {}) });
 
 /**
  * Hit counters kept at most (one per client address and minute, say): past this, expired ones
@@ -29,6 +32,8 @@ export class MemoryStore implements StateStore {
   private readonly cache = new Map<string, { value: string; expires: number }>();
   private readonly locks = new Map<string, { owner: string; expires: number }>();
   private readonly counters = new Map<string, { hits: number; expires: number }>();
+  /** Quota counters by key id and period; a key holds at most one per period kind, older ones are replaced. */
+  private readonly quotas = new Map<string, { stamp: string; count: number }>();
   private nextCounterSweep = 0;
   private readonly events = new EventEmitter();
   private writing: Promise<void> = Promise.resolve();
@@ -104,20 +109,20 @@ export class MemoryStore implements StateStore {
   async patchKey(hash: string, patch: Partial<KeyRecord>) {
     const k = this.keys.get(hash);
     if (!k) return;
-    Object.assign(k, patch);
+    Object.assign(k, patch.limits ? { ...patch, limits: { ...patch.limits } } : patch);
     await this.persist();
   }
 
   async putKey(k: KeyRecord) {
-    this.keys.set(k.hash, { ...k });
+    this.keys.set(k.hash, copyKey(k));
     await this.persist();
   }
   async getKeyByHash(hash: string) {
     const k = this.keys.get(hash);
-    return k ? { ...k } : null;
+    return k ? copyKey(k) : null;
   }
   async listKeys() {
-    return [...this.keys.values()].map((k) => ({ ...k }));
+    return [...this.keys.values()].map(copyKey);
   }
 
   async getCache(key: string) {
@@ -187,6 +192,23 @@ export class MemoryStore implements StateStore {
   /** Hit counters held right now (a bound the tests check). */
   get counterCount() {
     return this.counters.size;
+  }
+
+  async takeQuota(keyId: string, period: QuotaPeriod, at: number, limit: number, seed?: number): Promise<QuotaTake | null> {
+    const name = `${keyId}:${period}`;
+    const stamp = quotaPeriodOf(period, at).stamp;
+    let q = this.quotas.get(name);
+    if (!q || q.stamp !== stamp) {
+      if (seed === undefined) return null;
+      this.quotas.set(name, (q = { stamp, count: seed }));
+    }
+    if (q.count >= limit) return { admitted: false, count: q.count };
+    return { admitted: true, count: ++q.count };
+  }
+
+  async resetQuota(keyId: string, period: QuotaPeriod, at: number) {
+    const name = `${keyId}:${period}`;
+    if (this.quotas.get(name)?.stamp === quotaPeriodOf(period, at).stamp) this.quotas.delete(name);
   }
 
   async publish(event: StoreEvent) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConnections } from '#libs/redis';
-import type { AccountRecord, KeyRecord, StateStore, StoreEvent } from './store.js';
+import { quotaPeriodOf, type AccountRecord, type KeyLimits, type KeyRecord, type QuotaPeriod, type QuotaTake, type StateStore, type StoreEvent } from './store.js';
 
 const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -11,9 +11,37 @@ const COUNT_HIT = `local n = redis.call('INCR', KEYS[1]) if n == 1 or redis.call
 
 const PATCH_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) else return 0 end`;
 
+/**
+ * A period's quota counter: a missing one starts at the seed (ARGV[3]; none given → {-1, 0}, the
+ * caller fetches one) and lives until an hour after its period (ARGV[2] ms from now); one more is
+ * counted only below the limit (ARGV[1]), so the count never passes it whatever the replicas do.
+ */
+const TAKE_QUOTA = `
+local n = redis.call('GET', KEYS[1])
+if not n then
+  if ARGV[3] == '' then return {-1, 0} end
+  n = ARGV[3]
+  redis.call('SET', KEYS[1], n, 'PX', ARGV[2])
+end
+n = tonumber(n)
+if n >= tonumber(ARGV[1]) then return {0, n} end
+return {1, redis.call('INCR', KEYS[1])}`;
+
+/** Hash fields are strings: null is '', limits are JSON. */
 const toHash = (o: object) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? '' : String(v)]));
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)]));
+
+function readLimits(v: string | undefined): KeyLimits | null {
+  if (!v) return null;
+  try {
+    const parsed = JSON.parse(v);
+    return parsed && typeof parsed === 'object' && Object.keys(parsed).length ? (parsed as KeyLimits) : null;
+  } catch {
+    return null;
+  }
+}
 const nullable = (v: string | undefined) => (v === undefined || v === '' ? null : v);
+const nullableNumber = (v: string | undefined) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
 
 function readAccount(h: Record<string, string>): AccountRecord | null {
   if (!h.id) return null;
@@ -28,6 +56,11 @@ function readAccount(h: Record<string, string>): AccountRecord | null {
     last_refresh_at: nullable(h.last_refresh_at),
     last_error: nullable(h.last_error),
     created_at: h.created_at,
+    plan: nullable(h.plan),
+    premium_entitlement: nullableNumber(h.premium_entitlement),
+    premium_remaining: nullableNumber(h.premium_remaining),
+    premium_unlimited: h.premium_unlimited ? h.premium_unlimited === 'true' : null,
+    quota_reset_at: nullable(h.quota_reset_at),
   };
 }
 
@@ -43,6 +76,7 @@ function readKey(h: Record<string, string>): KeyRecord | null {
     last_used_at: nullable(h.last_used_at),
     expires_at: nullable(h.expires_at),
     revoked_at: nullable(h.revoked_at),
+    limits: readLimits(h.limits),
   };
 }
 
@@ -52,7 +86,10 @@ export class RedisStore implements StateStore {
   private readonly handlers: ((e: StoreEvent) => void)[] = [];
   private subscribed = false;
 
-  constructor(private readonly redis: RedisConnections) {}
+  constructor(private readonly redis: RedisConnections) {
+    // On the request path (keys with a requests_per_day): EVALSHA, not the script's text each time.
+    redis.client.defineCommand('cgwTakeQuota', { numberOfKeys: 1, lua: TAKE_QUOTA });
+  }
 
   /** Throws StoreDownError at once while Redis is unreachable, so no caller waits on a dead store. */
   private get r() {
@@ -141,6 +178,17 @@ export class RedisStore implements StateStore {
 
   async countHit(name: string, windowMs: number) {
     return Number(await this.r.eval(COUNT_HIT, 1, this.k.prefix + name, Math.max(1, Math.floor(windowMs))));
+  }
+
+  async takeQuota(keyId: string, period: QuotaPeriod, at: number, limit: number, seed?: number): Promise<QuotaTake | null> {
+    const p = quotaPeriodOf(period, at);
+    const r = this.r as unknown as { cgwTakeQuota(key: string, limit: number, ttlMs: number, seed: number | string): Promise<[number, number]> };
+    const [admitted, count] = await r.cgwTakeQuota(this.k.quota(keyId, `${period}:${p.stamp}`), limit, Math.max(1000, p.end + 3_600_000 - at), seed ?? '');
+    return admitted < 0 ? null : { admitted: admitted === 1, count };
+  }
+
+  async resetQuota(keyId: string, period: QuotaPeriod, at: number) {
+    await this.r.del(this.k.quota(keyId, `${period}:${quotaPeriodOf(period, at).stamp}`));
   }
 
   async publish(event: StoreEvent) {

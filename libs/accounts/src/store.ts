@@ -12,7 +12,33 @@ export interface AccountRecord {
   last_refresh_at: string | null;
   last_error: string | null;
   created_at: string;
+  /**
+   * From GitHub's copilot_internal/user, read by the refresh worker on its schedule; absent or
+   * null until first read. Unlimited plans keep entitlement and remaining null, unlimited true.
+   */
+  plan?: string | null;
+  premium_entitlement?: number | null;
+  premium_remaining?: number | null;
+  premium_unlimited?: boolean | null;
+  /** ISO 8601: when the monthly premium quota resets */
+  quota_reset_at?: string | null;
 }
+
+/**
+ * Per-key limits (design.md §4): each one set is a positive integer, an absent one is no limit.
+ * `requests_per_minute` replaces the global rate limit for the key; the day and month ones are
+ * UTC periods, checked before the upstream call.
+ */
+export interface KeyLimits {
+  requests_per_minute?: number;
+  requests_per_day?: number;
+  tokens_per_day?: number;
+  tokens_per_month?: number;
+  premium_requests_per_month?: number;
+}
+
+export const KEY_LIMIT_NAMES = ['requests_per_minute', 'requests_per_day', 'tokens_per_day', 'tokens_per_month', 'premium_requests_per_month'] as const;
+export type KeyLimitName = (typeof KEY_LIMIT_NAMES)[number];
 
 export interface KeyRecord {
   id: string;
@@ -25,16 +51,39 @@ export interface KeyRecord {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  /** only the limits set; null (or absent, in records written before limits existed) when none */
+  limits?: KeyLimits | null;
 }
 
 export type StoreEvent =
   | { type: 'key.revoked'; hash: string }
+  /** The key's name or limits changed: every replica drops its cached principal and reads the key again. */
+  | { type: 'key.changed'; hash: string }
   | { type: 'account.deleted'; id: string }
   | { type: 'account.changed'; id: string }
   | { type: 'account.registered'; id: string }
   | { type: 'copilot.invalidated'; id: string }
   /** this replica missed events (its subscription was down): re-check whatever was cached */
   | { type: 'resync' };
+
+export type QuotaPeriod = 'day' | 'month';
+
+/** `admitted`: counted, `count` includes it; else the counter was at `count` >= the limit. */
+export interface QuotaTake {
+  admitted: boolean;
+  count: number;
+}
+
+/** A UTC period: its name in counter keys (20250131, 202501, as libs/usage names them), start and end (epoch ms). */
+export function quotaPeriodOf(period: QuotaPeriod, at: number): { stamp: string; start: number; end: number } {
+  const d = new Date(at);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  if (period === 'month') return { stamp: `${y}${pad(m + 1)}`, start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
+  const day = d.getUTCDate();
+  return { stamp: `${y}${pad(m + 1)}${pad(day)}`, start: Date.UTC(y, m, day), end: Date.UTC(y, m, day + 1) };
+}
+const pad = (n: number) => String(n).padStart(2, '0');
 
 /**
  * Shared state of the cluster. Two drivers: Redis (any number of replicas) and memory (embedded
@@ -77,6 +126,16 @@ export interface StateStore {
    * and is gone `windowMs` later (a fixed window: put the window's number in the name).
    */
   countHit(name: string, windowMs: number): Promise<number>;
+
+  /**
+   * One request against a key's quota counter for the UTC period holding `at` (`day`: requests per
+   * day): counted when the count is below `limit`, atomically across replicas. A counter that does
+   * not exist yet starts at `seed` (the usage counted so far in the period); without a seed the
+   * answer is null and nothing is counted, so the caller can fetch one and ask again.
+   */
+  takeQuota(keyId: string, period: QuotaPeriod, at: number, limit: number, seed?: number): Promise<QuotaTake | null>;
+  /** Forgets a key's counter for the period holding `at`: the next request seeds it again. */
+  resetQuota(keyId: string, period: QuotaPeriod, at: number): Promise<void>;
 
   publish(event: StoreEvent): Promise<void>;
   subscribe(handler: (event: StoreEvent) => void): void;

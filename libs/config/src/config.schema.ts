@@ -89,6 +89,7 @@ export const envSchema = z.object({
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   MODEL_ALIASES: z.string().default(''),
   RESPONSES_STORE_TTL: int(60, 365 * 86_400).default(2_592_000),
+  USAGE_RETENTION_DAYS: int(1, 3650).default(90),
   // What Copilot is told the client is; it answers 466 to identities it considers too old.
   COPILOT_EDITOR_VERSION: z.string().min(1).default('vscode/1.107.0'),
   COPILOT_PLUGIN_VERSION: z.string().min(1).default('copilot-chat/0.35.0'),
@@ -134,6 +135,8 @@ export interface AppConfig {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   /** how long a stored /v1/responses answer (for previous_response_id, retrieve) lives */
   responsesStoreTtlMs: number;
+  /** how long the daily usage rollups are kept (hourly buckets: 48 h) */
+  usageRetentionDays: number;
   /** MODEL_ALIASES: asked id → Copilot id, on top of the built-in Claude date rule */
   modelAliases: Record<string, string>;
   /** the editor identity sent to GitHub and Copilot (COPILOT_*_VERSION, COPILOT_USER_AGENT) */
@@ -212,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     logLevel: e.LOG_LEVEL,
     modelAliases: aliases,
     responsesStoreTtlMs: e.RESPONSES_STORE_TTL * 1000,
+    usageRetentionDays: e.USAGE_RETENTION_DAYS,
     identity: { editorVersion: e.COPILOT_EDITOR_VERSION, pluginVersion: e.COPILOT_PLUGIN_VERSION, userAgent: e.COPILOT_USER_AGENT, apiVersion: e.COPILOT_API_VERSION },
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { AppConfig } from '#libs/config';
 import { ApiError } from './api-error.js';
+import { CallSignal, onAbort, type AnySignal } from './call-signal.js';
 import { describeNetworkError } from './upstream-errors.js';
 
 /** The identity headers GitHub and Copilot expect from an editor (COPILOT_* settings). */
@@ -22,6 +23,44 @@ export interface CopilotToken {
   /** epoch seconds: issue time + refresh_in, so the schedule survives being read later */
   refreshAt: number;
   apiBase: string;
+}
+
+/**
+ * What `GET {GITHUB_API_URL}/copilot_internal/user` says of an account's plan and premium quota
+ * (copilot-upstream.md §2), with the answer as GitHub sent it kept in `raw`.
+ */
+export interface CopilotQuota {
+  /** copilot_plan: individual, individual_pro, business, enterprise, … (null when absent) */
+  plan: string | null;
+  /** when the monthly premium quota resets, ISO 8601 (quota_reset_date_utc, else quota_reset_date) */
+  resetAt: string | null;
+  /** quota_snapshots.premium_interactions; null when the answer has none */
+  premium: { entitlement: number | null; remaining: number | null; percentRemaining: number | null; unlimited: boolean } | null;
+  raw: Record<string, unknown>;
+}
+
+const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A date GitHub wrote (`2026-12-01`, or a full timestamp) as ISO 8601 UTC; null when it is not one. */
+function isoDate(v: unknown): string | null {
+  if (typeof v !== 'string' || !v) return null;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+/** The parts of a copilot_internal/user answer the gateway uses. */
+export function parseCopilotQuota(raw: Record<string, unknown>): CopilotQuota {
+  const snapshots = raw.quota_snapshots as Record<string, any> | undefined;
+  const p = snapshots && typeof snapshots === 'object' ? snapshots.premium_interactions : undefined;
+  return {
+    plan: typeof raw.copilot_plan === 'string' ? raw.copilot_plan : null,
+    resetAt: isoDate(raw.quota_reset_date_utc) ?? isoDate(raw.quota_reset_date),
+    premium:
+      p && typeof p === 'object'
+        ? { entitlement: finite(p.entitlement), remaining: finite(p.remaining), percentRemaining: finite(p.percent_remaining), unlimited: p.unlimited === true }
+        : null,
+    raw,
+  };
 }
 
 export interface GithubUser {
@@ -84,7 +123,8 @@ export interface UpstreamCall {
   intent?: string;
   /** more headers the endpoint takes (anthropic-version, anthropic-beta on /v1/messages) */
   headers?: Record<string, string>;
-  signal?: AbortSignal;
+  /** the client hung up: abort the call, before its headers or mid-body */
+  signal?: AnySignal;
 }
 
 /**
@@ -99,6 +139,8 @@ const BODY_HIGH_WATER_MARK = 16 * 1024;
  */
 export class CopilotClient {
   private readonly pools = new Map<string, Pool>();
+  /** API base → origin and path prefix; the bases are the few Copilot endpoints tokens name. */
+  private readonly targets = new Map<string, { origin: string; base: string }>();
   private readonly identity: Record<string, string>;
 
   constructor(private readonly config: Pick<AppConfig, 'github' | 'copilotApiUrl' | 'upstream' | 'identity'>) {
@@ -161,6 +203,33 @@ export class CopilotClient {
     if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
     if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `GET /user answered ${res.statusCode}`);
     return JSON.parse(text) as GithubUser;
+  }
+
+  /**
+   * The account's Copilot plan and premium quota (`GET /copilot_internal/user`). Throws
+   * ExchangeError: `revoked` on 401, `no_subscription` on 403/404, else `transient`.
+   */
+  async getCopilotUser(githubToken: string, signal?: AbortSignal): Promise<CopilotQuota> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.github('GET', '/copilot_internal/user', `token ${githubToken}`, signal);
+    } catch (err) {
+      throw new ExchangeError('transient', 0, `copilot_internal/user failed: ${describeNetworkError(err)}`);
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
+    if (res.statusCode === 403 || res.statusCode === 404)
+      throw new ExchangeError('no_subscription', res.statusCode, 'no Copilot access for this GitHub account');
+    if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `copilot_internal/user answered ${res.statusCode}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new ExchangeError('transient', 200, 'copilot_internal/user answered with something that is not a JSON object');
+    return parseCopilotQuota(body as Record<string, unknown>);
   }
 
   /** RFC 8628 §3.1 against GITHUB_BASE_URL; Accept: application/json or GitHub answers a form. */
@@ -237,8 +306,7 @@ export class CopilotClient {
 
   /** One call to the Copilot API with the headers it insists on (copilot-upstream.md §3). */
   call(apiBase: string, copilotToken: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
-    const url = new URL(apiBase);
-    const base = url.pathname === '/' ? '' : url.pathname;
+    const { origin, base } = this.target(apiBase);
     const headers: Record<string, string> = {
       authorization: `Bearer ${copilotToken}`,
       'content-type': 'application/json',
@@ -253,22 +321,44 @@ export class CopilotClient {
     if (call.interaction) headers['x-interaction-type'] = call.interaction;
     // undici's headersTimeout starts once the request is on a connection; a request queued behind a
     // full pool would wait without end. This deadline covers the queue and the headers together.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.config.upstream.headersTimeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
-    return this.pool(url.origin)
+    // undici listens to one signal, aborted by the client hanging up (call.signal, before the
+    // headers or mid-body) or by the deadline (before the headers only).
+    const signal = new CallSignal();
+    const hangup = call.signal;
+    let offHangup: (() => void) | null = null;
+    if (hangup?.aborted) signal.abort(hangup.reason);
+    else if (hangup) offHangup = onAbort(hangup, () => signal.abort(hangup.reason));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signal.abort();
+    }, this.config.upstream.headersTimeoutMs);
+    return this.pool(origin)
       .request({ method: call.method, path: base + call.path, headers, body: call.body, signal, highWaterMark: BODY_HIGH_WATER_MARK })
       .then(
         (res) => {
           clearTimeout(timer);
+          if (offHangup) res.body.once('close', offHangup);
           return res;
         },
         (err) => {
           clearTimeout(timer);
-          if (deadline.signal.aborted && !call.signal?.aborted) throw new undiciErrors.HeadersTimeoutError('no answer from Copilot within UPSTREAM_HEADERS_TIMEOUT_MS');
+          offHangup?.();
+          if (timedOut && !hangup?.aborted) throw new undiciErrors.HeadersTimeoutError('no answer from Copilot within UPSTREAM_HEADERS_TIMEOUT_MS');
           throw err;
         },
       );
+  }
+
+  /** An API base's origin and path prefix, parsed once (a URL parse per call showed in the profile). */
+  private target(apiBase: string): { origin: string; base: string } {
+    let target = this.targets.get(apiBase);
+    if (!target) {
+      const url = new URL(apiBase);
+      target = { origin: url.origin, base: url.pathname === '/' ? '' : url.pathname };
+      this.targets.set(apiBase, target);
+    }
+    return target;
   }
 
   /** Open upstream connections per origin, as undici counts them (for /stats and the leak tests). */

@@ -89,9 +89,46 @@ export class MetricsService {
     labelNames: ['what'] as const,
     registers: [this.registry],
   });
+  readonly premiumRequests = new Counter({
+    name: 'cgw_premium_requests_total',
+    help: "Premium requests spent (the model's billing multiplier, user-initiated calls), by model and client dialect",
+    labelNames: ['model', 'dialect'] as const,
+    registers: [this.registry],
+  });
+  readonly creditsNanoAiu = new Counter({
+    name: 'cgw_credits_nano_aiu_total',
+    help: 'Copilot credits spent as Copilot reports them (copilot_usage.total_nano_aiu), by model',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  private usageLagSource: (() => number) | null = null;
+  readonly usageFlushLag = new Gauge({
+    name: 'cgw_usage_flush_lag_seconds',
+    help: 'Age of the oldest usage record this process has not yet written to the store (0: none waiting)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.usageLagSource) this.usageFlushLag.set(this.usageLagSource());
+    },
+  });
+  readonly usageDropped = new Counter({
+    name: 'cgw_usage_dropped_records_total',
+    help: 'Usage records lost: the batch was full while the store was unreachable, or still unwritten at shutdown',
+    registers: [this.registry],
+  });
+
+  observeUsageFlushLag(source: () => number) {
+    this.usageLagSource = source;
+  }
+
   readonly rateLimited = new Counter({
     name: 'cgw_rate_limited_requests_total',
     help: 'Requests refused by the per-key rate limit',
+    registers: [this.registry],
+  });
+  readonly quotaRefusals = new Counter({
+    name: 'cgw_quota_refusals_total',
+    help: "Requests refused by a key's day or month limit (429 insufficient_quota), by the limit (requests_per_day, tokens_per_day, tokens_per_month, premium_requests_per_month)",
+    labelNames: ['limit'] as const,
     registers: [this.registry],
   });
 
@@ -126,6 +163,25 @@ export class MetricsService {
       for (const [status, n] of Object.entries(counts)) this.accountsByStatus.set({ status }, n);
     },
   });
+
+  private premiumSource: (() => Promise<Record<string, number>>) | null = null;
+  readonly copilotPremiumRemaining = new Gauge({
+    name: 'cgw_copilot_premium_remaining',
+    help: "Premium requests left in each account's monthly Copilot quota (copilot_internal/user, read by the refresh worker); accounts on unlimited plans or not read yet have no series",
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const remaining = await this.premiumSource?.().catch(() => null);
+      if (!remaining) return;
+      this.copilotPremiumRemaining.reset();
+      for (const [account, n] of Object.entries(remaining)) this.copilotPremiumRemaining.set({ account }, n);
+    },
+  });
+
+  /** Premium requests left per account id, read at scrape time (the accounts are few; keys never become labels). */
+  observePremiumRemaining(source: () => Promise<Record<string, number>>) {
+    this.premiumSource = source;
+  }
 
   private storeSource: (() => Promise<void>) | null = null;
   readonly storeUp = new Gauge({

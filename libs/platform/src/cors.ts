@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 const EXPOSED = 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after';
-const METHODS = 'GET, POST, DELETE, OPTIONS';
+const METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
 
 /**
  * CORS for browser clients (CORS_ORIGINS: `*` or a list; never credentials). Requests without an

@@ -4,6 +4,7 @@ import { ConfigModule, type AppConfig } from '#libs/config';
 import { CopilotModule } from '#libs/copilot';
 import { MetricsModule } from '#libs/metrics';
 import { RedisModule } from '#libs/redis';
+import { UsageModule } from '#libs/usage';
 import { HealthModule } from './ops/health/health.module.js';
 import { StatsModule } from './ops/stats/stats.module.js';
 
@@ -16,7 +17,7 @@ export class PlatformModule {
   static forRoot(config: AppConfig, apps: AppModules): DynamicModule {
     return {
       module: PlatformModule,
-      imports: [ConfigModule.forRoot(config), RedisModule.forRoot(config), MetricsModule, CopilotModule, AccountsModule, HealthModule, StatsModule, ...apps],
+      imports: [ConfigModule.forRoot(config), RedisModule.forRoot(config), MetricsModule, CopilotModule, AccountsModule, UsageModule, HealthModule, StatsModule, ...apps],
     };
   }
 }

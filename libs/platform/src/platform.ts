@@ -104,7 +104,7 @@ export async function createApp(config: AppConfig, apps: AppModules, log: Logger
     }
     done();
   });
-  registerKeyGate(fastify, app.get(AccountsService));
+  registerKeyGate(fastify, app.get(AccountsService), config.adminToken);
   fastify.addHook('onResponse', (req, reply, done) => {
     // The route pattern, never the URL: /auth/tokens/{api_key} would put a key in a label.
     const route = req.routeOptions.url ?? 'unmatched';

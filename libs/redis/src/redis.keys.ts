@@ -14,6 +14,22 @@ export class RedisKeys {
   negative = (sha256: string) => `${this.prefix}neg:${sha256}`;
   /** device-flow starts of one client address in one minute */
   deviceStarts = (address: string, minute: number) => `${this.prefix}dstart:${address}:${minute}`;
+  /**
+   * A key's quota counter for one UTC period (`day:20250131`, `month:202501`): the key id is a Cluster hash tag,
+   * so every counter of one key lives in one slot.
+   */
+  quota = (keyId: string, period: string) => `${this.prefix}quota:{${keyId}}:${period}`;
   events = () => `${this.prefix}events`;
+  /**
+   * Usage counters (libs/usage), every one under the one hash tag {usage}: a flush is one Lua
+   * script on one slot (atomic, and idempotent by usageFlushed). An hour's / a day's hash has one
+   * field per key|account|model|dialect, its value the packed counters (libs/usage's COUNTERS).
+   */
+  usageHour = (hour: string) => `${this.prefix}{usage}:h:${hour}`;
+  usageDay = (day: string) => `${this.prefix}{usage}:d:${day}`;
+  /** one API key's totals of one period: `min:YYYYMMDDHHmm`, `day:YYYYMMDD`, `month:YYYYMM` */
+  usageKey = (keyId: string, period: string) => `${this.prefix}{usage}:k:${keyId}:${period}`;
+  /** the sequence number of the last usage flush applied from one process (its instance id) */
+  usageFlushed = (instance: string) => `${this.prefix}{usage}:flushed:${instance}`;
   bullPrefix = () => `${this.prefix}bull`;
 }

@@ -11,7 +11,22 @@ export const accountView = (a: AccountRecord) => ({
   last_refresh_at: a.last_refresh_at,
   last_error: a.last_error,
   created_at: a.created_at,
+  // From copilot_internal/user, read by the refresh worker; null until first read.
+  plan: a.plan ?? null,
+  premium_entitlement: a.premium_entitlement ?? null,
+  premium_remaining: a.premium_remaining ?? null,
+  premium_unlimited: a.premium_unlimited ?? null,
+  quota_reset_at: a.quota_reset_at ?? null,
 });
+
+type KeyLimits = NonNullable<KeyRecord['limits']>;
+type LimitName = keyof KeyLimits;
+
+/** design.md §4: the per-key limits, in the order they are shown. */
+export const LIMIT_NAMES: readonly LimitName[] = ['requests_per_minute', 'requests_per_day', 'tokens_per_day', 'tokens_per_month', 'premium_requests_per_month'];
+
+/** Every limit, null where the key has none: what the admin API shows. */
+export const limitsView = (limits: KeyRecord['limits']) => Object.fromEntries(LIMIT_NAMES.map((n) => [n, limits?.[n] ?? null])) as Record<LimitName, number | null>;
 
 /** What the admin API shows of a key: its prefix, never the key or its hash. */
 export const keyView = (k: KeyRecord) => ({
@@ -23,6 +38,7 @@ export const keyView = (k: KeyRecord) => ({
   last_used_at: k.last_used_at,
   expires_at: k.expires_at,
   revoked_at: k.revoked_at,
+  limits: limitsView(k.limits),
 });
 
 /** A key just issued: the only answer that ever contains the key itself. */
@@ -34,6 +50,7 @@ export const issuedView = ({ key, record }: IssuedKey) => ({
   prefix: record.prefix,
   created_at: record.created_at,
   expires_at: record.expires_at,
+  limits: limitsView(record.limits),
 });
 
 type Json = Record<string, unknown>;
@@ -59,6 +76,34 @@ export function optionalSeconds(body: Json, field: string, min: number, max: num
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
     throw ApiError.badRequest(`'${field}' must be a whole number of seconds from ${min} to ${max}`, field, 'invalid_value');
   return v;
+}
+
+/**
+ * `limits` of POST /auth/keys and PATCH /auth/keys/{id}: undefined when absent, null to clear
+ * every limit, else each named limit a positive whole number (set) or null (cleared). Anything
+ * else, unknown names included, is a 400 naming the field.
+ */
+export function limitsField(body: Json): Partial<Record<LimitName, number | null>> | null | undefined {
+  const v = body.limits;
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw ApiError.badRequest(`'limits' must be an object with any of ${LIMIT_NAMES.join(', ')}`, 'limits', 'invalid_type');
+  const out: Partial<Record<LimitName, number | null>> = {};
+  for (const [name, n] of Object.entries(v as Json)) {
+    if (!(LIMIT_NAMES as readonly string[]).includes(name))
+      throw ApiError.badRequest(`Unknown limit '${name}'; the limits are ${LIMIT_NAMES.join(', ')}`, `limits.${name}`, 'unknown_parameter');
+    if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1))
+      throw ApiError.badRequest(`'limits.${name}' must be a positive whole number, or null to remove it`, `limits.${name}`, 'invalid_value');
+    out[name as LimitName] = n as number | null;
+  }
+  return out;
+}
+
+/** Refuses fields a body may not have (PATCH takes only what can change). */
+export function onlyFields(body: Json, allowed: string[]) {
+  for (const field of Object.keys(body))
+    if (!allowed.includes(field)) throw ApiError.badRequest(`Unknown parameter '${field}'; send any of ${allowed.join(', ')}`, field, 'unknown_parameter');
 }
 
 /**

@@ -1,11 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
 import { AccountsService, sha256 } from '#libs/accounts';
 import { ApiError, ExchangeError } from '#libs/copilot';
+import { AdminRoutes } from '#libs/platform';
 import { AdminGuard } from './admin.guard.js';
-import { accountView, apiKeyField, githubTokenField, issuedView, keyView, objectBody, optionalSeconds, optionalString } from './admin-views.js';
+import { accountView, apiKeyField, githubTokenField, issuedView, keyView, limitsField, objectBody, onlyFields, optionalSeconds, optionalString } from './admin-views.js';
 
 /** design.md §4, admin table: accounts and keys for ops, behind ADMIN_TOKEN. */
 @Controller('auth')
+@AdminRoutes()
 @UseGuards(AdminGuard)
 export class AdminController {
   constructor(private readonly accounts: AccountsService) {}
@@ -46,8 +48,23 @@ export class AdminController {
     const body = objectBody(input);
     const accountId = optionalString(body, 'account_id');
     if (!accountId) throw ApiError.badRequest("'account_id' is a required property", 'account_id', 'missing_required_parameter');
-    const issued = await this.accounts.issueKey(accountId, { name: optionalString(body, 'name'), expiresInSeconds: optionalSeconds(body, 'expires_in', 1, 10 * 365 * 86400) });
+    const issued = await this.accounts.issueKey(accountId, {
+      name: optionalString(body, 'name'),
+      expiresInSeconds: optionalSeconds(body, 'expires_in', 1, 10 * 365 * 86400),
+      limits: limitsField(body),
+    });
     return issuedView(issued);
+  }
+
+  /** Renames a key or changes its limits (a number sets one, null clears one); every replica applies it within 1 s. */
+  @Patch('keys/:id')
+  async updateKey(@Param('id') id: string, @Body() input: unknown) {
+    const body = objectBody(input);
+    onlyFields(body, ['name', 'limits']);
+    const name = body.name === undefined ? undefined : optionalString(body, 'name');
+    const key = await this.accounts.updateKey(id, { name, limits: limitsField(body) });
+    if (!key) throw ApiError.notFound(`No key ${id}`, 'key_not_found');
+    return keyView(key);
   }
 
   @Post('keys/:id/rotate')

@@ -19,15 +19,46 @@ const Account = {
     last_refresh_at: nstr,
     last_error: nstr,
     created_at: str,
+    plan: { ...nstr, description: "Copilot plan (copilot_internal/user), null until the refresh worker has read it" },
+    premium_entitlement: { type: ['number', 'null'] },
+    premium_remaining: { type: ['number', 'null'] },
+    premium_unlimited: { type: ['boolean', 'null'] },
+    quota_reset_at: nstr,
   },
+};
+const limit = (description: string) => ({ type: ['integer', 'null'], minimum: 1, description });
+const limitProperties = {
+  requests_per_minute: limit('Replaces the global rate limit (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW) for this key: 429 rate_limit_exceeded with x-ratelimit-*'),
+  requests_per_day: limit('Requests per UTC day, counted at admission: 429 insufficient_quota with Retry-After to UTC midnight'),
+  tokens_per_day: limit('Input + output tokens per UTC day, counted when each request ends (the request that crosses it completes)'),
+  tokens_per_month: limit('Input + output tokens per UTC month, counted when each request ends; Retry-After to the first of the next month'),
+  premium_requests_per_month: limit("Premium requests (the model's billing multiplier, user-initiated requests) per UTC month"),
+};
+/** As shown: every limit, null where none is set. */
+const Limits = { type: 'object', properties: limitProperties, required: Object.keys(limitProperties) };
+/** As sent: any of them; a number sets one, null clears one, an absent one is unchanged; null for the whole object clears all. */
+const LimitsInput = {
+  type: ['object', 'null'],
+  properties: limitProperties,
+  additionalProperties: false,
+  description: 'Per-key limits: a positive whole number sets one, null clears one (null for the whole object clears all)',
 };
 const Key = {
   type: 'object',
-  properties: { id: str, name: nstr, account_id: str, prefix: str, created_at: str, last_used_at: nstr, expires_at: nstr, revoked_at: nstr },
+  properties: { id: str, name: nstr, account_id: str, prefix: str, created_at: str, last_used_at: nstr, expires_at: nstr, revoked_at: nstr, limits: { $ref: '#/components/schemas/Limits' } },
 };
 const IssuedKey = {
   type: 'object',
-  properties: { id: str, key: { type: 'string', description: 'sk-cgw-…, shown only in this answer' }, name: nstr, account_id: str, prefix: str, created_at: str, expires_at: nstr },
+  properties: {
+    id: str,
+    key: { type: 'string', description: 'sk-cgw-…, shown only in this answer' },
+    name: nstr,
+    account_id: str,
+    prefix: str,
+    created_at: str,
+    expires_at: nstr,
+    limits: { $ref: '#/components/schemas/Limits' },
+  },
 };
 
 export const OPENAPI = {
@@ -41,6 +72,8 @@ export const OPENAPI = {
         properties: { error: { type: 'object', properties: { message: str, type: str, param: nstr, code: nstr } } },
       },
       Account,
+      Limits,
+      LimitsInput,
       Key,
       IssuedKey,
     },
@@ -88,7 +121,11 @@ export const OPENAPI = {
         security: admin,
         requestBody: {
           required: true,
-          ...json({ type: 'object', required: ['account_id'], properties: { account_id: str, name: str, expires_in: { type: 'integer', description: 'seconds' } } }),
+          ...json({
+            type: 'object',
+            required: ['account_id'],
+            properties: { account_id: str, name: str, expires_in: { type: 'integer', description: 'seconds' }, limits: { $ref: '#/components/schemas/LimitsInput' } },
+          }),
         },
         responses: { '201': answer('The key, shown once', IssuedKey), ...errors(400, 401, 404) },
       },
@@ -106,7 +143,70 @@ export const OPENAPI = {
       },
     },
     '/auth/keys/{id}': {
+      patch: {
+        summary: 'Rename a key or change its limits; every replica applies the change within 1 s',
+        security: admin,
+        parameters: idParam('id'),
+        requestBody: {
+          required: true,
+          ...json({ type: 'object', additionalProperties: false, properties: { name: nstr, limits: { $ref: '#/components/schemas/LimitsInput' } } }),
+        },
+        responses: { '200': answer('The key as listed', Key), ...errors(400, 401, 404) },
+      },
       delete: { summary: 'Revoke a key; every replica refuses it within 1 s', security: admin, parameters: idParam('id'), responses: { '204': answer('Revoked'), ...errors(401, 404) } },
+    },
+    '/auth/usage': {
+      get: {
+        summary: 'Usage counted on every replica: requests, tokens, premium requests and errors, grouped and bucketed',
+        security: admin,
+        parameters: [
+          { name: 'group_by', in: 'query', required: false, schema: str, description: 'key, account, model, comma-combinable (key,model); none: one row of totals' },
+          { name: 'from', in: 'query', required: false, schema: str, description: 'ISO 8601 (UTC unless an offset is given) or epoch seconds/milliseconds; default: to − 24 h' },
+          { name: 'to', in: 'query', required: false, schema: str, description: 'as from, exclusive; default: now. The range is taken to whole hours' },
+          {
+            name: 'bucket',
+            in: 'query',
+            required: false,
+            schema: { enum: ['hour', 'day'] },
+            description:
+              'rows per UTC hour (kept 48 h: an older from is refused) or per UTC day (every whole day the range touches); omitted: totals over the range, whose ends older than 48 h count their whole day',
+          },
+          { name: 'format', in: 'query', required: false, schema: { enum: ['json', 'csv'] }, description: 'csv: text/csv with a header row, the same columns' },
+        ],
+        responses: {
+          '200': {
+            description: 'Rows sorted by bucket_start, key_id, account_id, model; a dimension appears only when grouped by it',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    data: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          key_id: str,
+                          account_id: str,
+                          model: str,
+                          bucket_start: { type: 'string', format: 'date-time' },
+                          requests: { type: 'integer' },
+                          input_tokens: { type: 'integer' },
+                          output_tokens: { type: 'integer' },
+                          premium_requests: { type: 'number', description: "the model's billing multiplier per user-initiated request, summed" },
+                          errors: { type: 'integer', description: 'requests answered with a status ≥ 400, or whose stream broke off' },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+          ...errors(400, 401, 404, 503),
+        },
+      },
     },
     '/auth/tokens': {
       get: { summary: 'The keys (earlier route, kept)', security: admin, responses: { '200': answer('Keys'), ...errors(401, 404) } },

@@ -92,6 +92,7 @@ export class RefreshBootstrap implements OnApplicationBootstrap {
     @Inject(STATE_STORE) private readonly store: StateStore,
     @Inject(REFRESH_SCHEDULER) private readonly scheduler: RefreshScheduler,
     private readonly tokens: CopilotTokenService,
+    private readonly refresher: TokenRefresher,
     metrics: MetricsService,
   ) {
     metrics.observeAccounts(async () => {
@@ -99,13 +100,29 @@ export class RefreshBootstrap implements OnApplicationBootstrap {
       for (const a of await store.listAccounts()) counts[a.status] = (counts[a.status] ?? 0) + 1;
       return counts;
     });
+    metrics.observePremiumRemaining(async () => {
+      const remaining: Record<string, number> = {};
+      for (const a of await store.listAccounts()) if (typeof a.premium_remaining === 'number') remaining[a.id] = a.premium_remaining;
+      return remaining;
+    });
   }
 
   async onApplicationBootstrap() {
     this.store.subscribe((e) => {
-      if (e.type === 'account.registered' || e.type === 'account.changed') void this.scheduleFromRecord(e.id);
+      if (e.type !== 'account.registered' && e.type !== 'account.changed') return;
+      void this.scheduleFromRecord(e.id);
+      void this.readQuotaOnce(e.id);
     });
     for (const a of await this.store.listAccounts()) if (a.status === 'active' || a.status === 'error') await this.scheduleFromRecord(a.id);
+  }
+
+  /**
+   * The plan and quota of an account just (re)registered, read at once rather than at its first
+   * refresh (minutes away): by one auth replica, the one that takes the lock.
+   */
+  private async readQuotaOnce(accountId: string) {
+    const lock = await this.store.acquireLock(`quota-read:${accountId}`, 30_000).catch(() => null);
+    if (lock) await this.refresher.readQuotaOf(accountId);
   }
 
   private async scheduleFromRecord(accountId: string) {

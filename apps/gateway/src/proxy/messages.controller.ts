@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
 import { keyRoute } from '#libs/platform';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
+import { QuotaGuard } from '../quota/quota.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';
 
@@ -15,6 +16,7 @@ type AuthedRequest = FastifyRequest & { principal: Principal };
 export class MessagesController {
   constructor(private readonly proxy: ProxyService) {}
 
+  @UseGuards(QuotaGuard) // the day and month limits: only where Copilot is called
   @RouteConfig(keyRoute('anthropic'))
   @Post(['v1/messages', 'messages'])
   @HttpCode(200)
@@ -22,6 +24,7 @@ export class MessagesController {
     return this.proxy.messages(req.principal, req.body, req.headers, reply);
   }
 
+  /** Counted here, no upstream call: rate limited, but no day or month limit refuses it. */
   @RouteConfig(keyRoute('anthropic'))
   @Post(['v1/messages/count_tokens', 'messages/count_tokens'])
   @HttpCode(200)

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
 import { KEY_ROUTE } from '#libs/platform';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
+import { QuotaGuard } from '../quota/quota.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';
 
@@ -16,6 +17,7 @@ type AuthedRequest = FastifyRequest & { principal: Principal; rawBody?: Buffer }
 export class ProxyController {
   constructor(private readonly proxy: ProxyService) {}
 
+  @UseGuards(QuotaGuard) // the day and month limits: only where Copilot is called
   @RouteConfig(KEY_ROUTE)
   @Post(['v1/chat/completions', 'chat/completions'])
   @HttpCode(200)
@@ -35,6 +37,7 @@ export class ProxyController {
     return this.proxy.getModel(req.principal, id);
   }
 
+  @UseGuards(QuotaGuard) // the day and month limits: only where Copilot is called
   @RouteConfig(KEY_ROUTE)
   @Post(['v1/embeddings', 'embeddings'])
   @HttpCode(200)

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '#libs/accounts';
 import { keyRoute } from '#libs/platform';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard.js';
+import { QuotaGuard } from '../quota/quota.guard.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ProxyService } from './proxy.service.js';
 
@@ -15,6 +16,7 @@ type AuthedRequest = FastifyRequest & { principal: Principal; rawBody?: Buffer }
 export class ResponsesController {
   constructor(private readonly proxy: ProxyService) {}
 
+  @UseGuards(QuotaGuard) // the day and month limits: only where Copilot is called
   @RouteConfig(keyRoute('responses'))
   @Post(['v1/responses', 'responses'])
   @HttpCode(200)

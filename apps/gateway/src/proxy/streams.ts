@@ -86,12 +86,26 @@ export class NativeMessages implements StreamOut {
   private readonly reader = new NativeUsageReader();
 
   push(bytes: Uint8Array): string {
-    for (const event of events(this.parser, bytes)) this.reader.push(event);
+    for (const data of this.parser.push(bytes)) this.read(data);
     return this.decoder.write(bytes as Buffer);
   }
   end(): string {
-    for (const event of events(this.parser, null)) this.reader.push(event);
+    for (const data of this.parser.end()) this.read(data);
     return this.decoder.end();
+  }
+  /**
+   * Usage rides on message_start and message_delta only: the other events (content deltas, most of
+   * a stream) are not parsed at all, as parsing every event was most of this relay's cost.
+   */
+  private read(data: string) {
+    if (!data.includes('message_start') && !data.includes('message_delta')) return;
+    let event: unknown;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return; // dropped, as events() drops it
+    }
+    if (typeof event === 'object' && event !== null) this.reader.push(event as Record<string, any>);
   }
   fail(error: ApiError): string {
     const body = { type: 'error', error: { type: anthropicErrorType(error.status), message: error.message } };

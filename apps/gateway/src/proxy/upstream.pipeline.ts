@@ -1,10 +1,19 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { InjectConfig, type AppConfig } from '#libs/config';
 import { CopilotTokenService, type Principal } from '#libs/accounts';
-import { ApiError, CopilotClient, fromUpstreamStatus, isRetryableNetworkError, retryAfterSeconds, upstreamFailure, type UpstreamCall } from '#libs/copilot';
+import {
+  ApiError,
+  CallSignal,
+  CopilotClient,
+  fromUpstreamStatus,
+  isRetryableNetworkError,
+  retryAfterSeconds,
+  sleepUnlessAborted,
+  upstreamFailure,
+  type UpstreamCall,
+} from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
 import { USAGE_SINK, type UsageSink } from '#libs/usage';
 
@@ -97,7 +106,7 @@ export class UpstreamPipeline {
       res = await this.send(ex.principal, ex.model, { ...ex.call, signal });
       if (!ex.stream || !isEventStream(res.headers['content-type'])) {
         const { body, usage } = ex.json(await readJson(res, signal));
-        await ex.beforeEnd?.();
+        if (ex.beforeEnd) await ex.beforeEnd();
         this.finish(ex, 200, usage, started);
         return void ex.reply.headers(ex.headers ?? {}).send(body);
       }
@@ -115,7 +124,7 @@ export class UpstreamPipeline {
    * read (undici holds 16 KiB), not the gateway's memory; one that has not drained for
    * CLIENT_STALL_TIMEOUT_MS loses the stream, and the upstream connection goes back to the pool.
    */
-  private async relay(ex: Exchange, stream: StreamOut, res: Dispatcher.ResponseData, signal: AbortSignal, started: number) {
+  private async relay(ex: Exchange, stream: StreamOut, res: Dispatcher.ResponseData, signal: CallSignal, started: number) {
     ex.reply.hijack();
     const out = ex.reply.raw;
     out.writeHead(200, {
@@ -175,7 +184,7 @@ export class UpstreamPipeline {
         res.body.once('error', reject);
       });
       const tail = stream.end();
-      await ex.beforeEnd?.();
+      if (ex.beforeEnd) await ex.beforeEnd();
       out.end(pending + tail);
       pending = '';
       this.finish(ex, 200, stream.usage, started);
@@ -244,12 +253,14 @@ export class UpstreamPipeline {
       if (retries >= MAX_RETRIES || Date.now() + ms > deadline) return false;
       retries++;
       this.metrics.upstreamRetries.inc({ reason });
-      await sleep(ms, undefined, { signal: call.signal }).catch(() => {});
+      await sleepUnlessAborted(ms, call.signal);
       if (call.signal?.aborted) throw new ClientGone();
       return true;
     };
     for (;;) {
-      const token = await this.tokens.get(principal);
+      // A token in memory comes back as it is: no promise to wait on.
+      const held = this.tokens.get(principal);
+      const token = held instanceof Promise ? await held : held;
       let res: Dispatcher.ResponseData;
       try {
         res = await this.client.call(token.apiBase, token.token, call);
@@ -285,18 +296,18 @@ export class UpstreamPipeline {
  * first token, mid-stream. It listens on the response: on Node 20 the request's own 'close' fires
  * as soon as its body has been read.
  */
-function abortOnHangup(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
+function abortOnHangup(reply: FastifyReply): CallSignal {
+  const signal = new CallSignal();
   const out = reply.raw;
   out.once('close', () => {
-    if (!out.writableFinished) controller.abort();
+    if (!out.writableFinished) signal.abort();
   });
-  return controller.signal;
+  return signal;
 }
 
 const isEventStream = (type: string | string[] | undefined) => String(type ?? '').includes('text/event-stream');
 
-export async function readJson(res: Dispatcher.ResponseData, signal?: AbortSignal): Promise<Record<string, any>> {
+export async function readJson(res: Dispatcher.ResponseData, signal?: { readonly aborted: boolean }): Promise<Record<string, any>> {
   let text: string;
   try {
     text = await res.body.text();

@@ -61,6 +61,21 @@ describe('RedisThrottlerStorage', () => {
     expect(counted).toBeLessThanOrEqual(61 + 64);
   });
 
+  it("follows a key's limit changing mid-window: reserved tokens are dropped when it falls, refusals end when it rises", async () => {
+    const s = new RedisThrottlerStorage(a, 100);
+    let admitted = 0;
+    for (let i = 0; i < 10; i++) if (!(await s.increment('change', 60_000, 1000)).isBlocked) admitted++;
+    expect(admitted).toBe(10);
+    expect(Number(await a.client.get(`${prefix}rl:change`))).toBeGreaterThan(12); // a batch was reserved ahead
+    // The key's own requests_per_minute is now 12: what this replica holds was reserved under 1000.
+    const lowered = await Promise.all(Array.from({ length: 20 }, () => s.increment('change', 60_000, 12)));
+    admitted += lowered.filter((r) => !r.isBlocked).length;
+    expect(admitted).toBeLessThanOrEqual(12);
+    expect(lowered.at(-1)).toMatchObject({ isBlocked: true });
+    // Raised again: the window has room under the new limit, so it admits at once.
+    expect((await s.increment('change', 60_000, 500)).isBlocked).toBe(false);
+  });
+
   it('reports the window: hits, seconds to reset, blocked with the time to wait, and refuses without Redis once full', async () => {
     const s = new RedisThrottlerStorage(a, 100);
     const first = await s.increment('window', 5_000, 1);

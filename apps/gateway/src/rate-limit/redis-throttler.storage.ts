@@ -37,6 +37,12 @@ type ReserveCommand = (key: string, ttlMs: number, want: number, limit: number) 
 
 interface Window {
   redisKey: string;
+  /**
+   * The limit the tokens were reserved under. A key's limit can change (its own
+   * requests_per_minute set or changed): tokens reserved under another limit are dropped, which
+   * only ever admits fewer.
+   */
+  limit: number;
   /** epoch ms when Redis's window ends; 0 until Redis has answered */
   resetAt: number;
   /** Redis's count at its last answer: admissions reserved by every replica */
@@ -91,11 +97,12 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     if (!this.redis.available) return this.fallback(key, ttl, limit);
     let w = this.windows.get(key);
     if (!w || (w.resetAt && w.resetAt <= Date.now() && !w.reserving)) {
-      w = { redisKey: this.redis.keys.rateLimit(key), resetAt: 0, hits: 0, tokens: 0, full: false, reserving: null, waiting: 0 };
+      w = { redisKey: this.redis.keys.rateLimit(key), limit, resetAt: 0, hits: 0, tokens: 0, full: false, reserving: null, waiting: 0 };
       this.windows.set(key, w);
     }
     for (;;) {
       const now = Date.now();
+      if (w.limit !== limit) Object.assign(w, { limit, tokens: 0, full: false });
       if (w.resetAt > now) {
         if (w.tokens > 0) {
           w.tokens--;
@@ -118,10 +125,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       let failed = false;
       w.reserving = this.reserve(w.redisKey, ttl, want, limit).then(
         ([granted, hits, pttl]) => {
-          window.tokens += granted;
           window.hits = hits;
-          window.full = granted < want;
           window.resetAt = Date.now() + pttl;
+          if (window.limit !== limit) return; // the limit changed meanwhile: these were reserved under the old one
+          window.tokens += granted;
+          window.full = granted < want;
         },
         () => {
           failed = true;

@@ -1,4 +1,5 @@
-import { anthropicUsage, messageId, stopReason, toolUseId } from './from-chat.js';
+import { randomHex } from '#libs/copilot';
+import { anthropicUsage, stopReason } from './from-chat.js';
 import type { ContentDelta, ResponseBlock, StreamEvent } from './types.js';
 
 type Json = Record<string, any>;
@@ -13,6 +14,9 @@ interface ToolCall {
 
 const frame = (event: StreamEvent) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+// from-chat's messageId and toolUseId (the same formats), from a pooled random source: one per stream.
+const messageId = () => `msg_${randomHex(12)}`;
+const toolUseId = () => `toolu_${randomHex(12)}`;
 
 /**
  * Copilot's chat stream in, Anthropic's Messages stream out: fed one parsed chat chunk at a time,
