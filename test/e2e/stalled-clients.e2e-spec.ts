@@ -103,6 +103,8 @@ describe('clients that stop reading a stream', () => {
       expect((await chat(gw.url, other)).status).toBe(200);
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       expect(metrics).toMatch(/^cgw_client_stalls_total 4$/m);
+      // A client that stopped reading is not Copilot failing: no upstream error is counted for it.
+      expect(metrics).not.toMatch(/cgw_upstream_errors_total\{status="stream"\}/);
       const conns = await (await fetch(`${gw.url}/stats`)).json();
       saveFigures('stalled-streams-pool', { stalled: 4, max_connections: 4, other_wait_ms: Math.round(waitedMs), other_status: waiting.status, stalled_cut_after_ms: Math.round(cutAfter), upstream_connections: conns.upstream_connections });
     } finally {

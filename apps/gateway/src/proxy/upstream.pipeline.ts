@@ -139,7 +139,9 @@ export class UpstreamPipeline {
     let pending = '';
     let lastWrite = Date.now();
     let stall: NodeJS.Timeout | null = null;
+    let stalled = false;
     const cut = () => {
+      stalled = true;
       this.metrics.clientStalls.inc();
       if (!res.body.destroyed) res.body.destroy(new Error('the client stopped reading'));
       out.destroy();
@@ -147,7 +149,7 @@ export class UpstreamPipeline {
     const flush = () => {
       const text = pending;
       pending = '';
-      if (!text || out.writableEnded) return;
+      if (!text || out.writableEnded || out.destroyed) return;
       lastWrite = Date.now();
       if (!out.write(text) && !stall) {
         res.body.pause();
@@ -189,7 +191,8 @@ export class UpstreamPipeline {
       pending = '';
       this.finish(ex, 200, stream.usage, started);
     } catch (err) {
-      if (signal.aborted) {
+      // The client left, or stopped reading and was cut: not Copilot's failure, nothing to write.
+      if (signal.aborted || stalled) {
         this.finish(ex, 499, stream.usage, started);
         return;
       }
@@ -299,6 +302,12 @@ export class UpstreamPipeline {
 function abortOnHangup(reply: FastifyReply): CallSignal {
   const signal = new CallSignal();
   const out = reply.raw;
+  // A client that left while the request waited (for the model list, a stored conversation) is
+  // gone already: its 'close' has fired, so no call is made for it.
+  if (out.destroyed || out.socket?.destroyed) {
+    signal.abort();
+    return signal;
+  }
   out.once('close', () => {
     if (!out.writableFinished) signal.abort();
   });
