@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig, type AppRole } from '#libs/config';
+import { APPS } from '../../apps/all/src/apps.js';
 
 /** The compose stack and the image, checked without a Docker engine (none runs here). */
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }); // Compose applies <<: merge keys
@@ -47,6 +50,72 @@ describe('docker-compose.yml', () => {
     expect(readFileSync('deploy/prometheus.yml', 'utf8')).toContain(`- ${targets['./prometheus/alerts.yml']}`);
     expect(readFileSync('grafana/provisioning/dashboards/dashboards.yml', 'utf8')).toContain(`path: ${targets['./grafana/dashboards']}`);
     expect(readFileSync('deploy/nginx.conf', 'utf8')).toContain('proxy_buffering off;');
+  });
+});
+
+/**
+ * deploy/nginx.conf's locations, and which one nginx picks for a URI: an exact (=) match, else the
+ * longest prefix. Regex locations would change that order, so there must be none.
+ */
+const nginx = readFileSync('deploy/nginx.conf', 'utf8');
+const locations = [...nginx.matchAll(/^\s*location\s+(?:(=|\^~|~\*?)\s+)?(\S+)\s*\{([^}]*)\}/gm)].map(([, modifier, path, body]) => ({
+  modifier: modifier ?? '',
+  path,
+  upstream: /proxy_pass\s+http:\/\/(\w+)/.exec(body)?.[1],
+}));
+function nginxUpstreamFor(uri: string): string | undefined {
+  const path = uri.split('?')[0];
+  const exact = locations.find((l) => l.modifier === '=' && l.path === path);
+  if (exact) return exact.upstream;
+  return locations.filter((l) => l.modifier !== '=' && path.startsWith(l.path)).sort((a, b) => b.path.length - a.path.length)[0]?.upstream;
+}
+
+/** The routes (method and path) every controller of a role's module tree serves. */
+function routesOf(role: AppRole): string[] {
+  const routes: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (mod: any) => {
+    if (!mod || seen.has(mod)) return;
+    seen.add(mod);
+    const cls = mod.module ?? mod;
+    const controllers = [...(Reflect.getMetadata('controllers', cls) ?? []), ...(mod.controllers ?? [])];
+    for (const c of controllers) {
+      const base = String(Reflect.getMetadata(PATH_METADATA, c) ?? '');
+      for (const name of Object.getOwnPropertyNames(c.prototype)) {
+        const handler = c.prototype[name];
+        const path = typeof handler === 'function' ? Reflect.getMetadata(PATH_METADATA, handler) : undefined;
+        if (path === undefined || name === 'constructor') continue;
+        const method = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'ALL', 'OPTIONS', 'HEAD'][Reflect.getMetadata(METHOD_METADATA, handler)];
+        routes.push(`${method} /${[base, path].map((p) => String(p).replace(/^\/|\/$/g, '')).filter(Boolean).join('/')}`);
+      }
+    }
+    for (const m of [...(Reflect.getMetadata('imports', cls) ?? []), ...(mod.imports ?? [])]) walk(m);
+  };
+  for (const m of APPS[role](loadConfig({}, role))) walk(m);
+  return routes;
+}
+
+describe('the admin console behind the front doors', () => {
+  it('is served by the auth role (GET /admin), not by the gateway role', () => {
+    expect(routesOf('auth')).toContain('GET /admin');
+    expect(routesOf('auth')).toContain('GET /auth/keys');
+    expect(routesOf('gateway')).not.toContain('GET /admin');
+    expect(routesOf('gateway').length).toBeGreaterThan(3);
+  });
+
+  it('deploy/nginx.conf (the one port compose publishes) sends /admin to the auth service, and its data routes too', () => {
+    expect(locations.filter((l) => l.modifier.startsWith('~'))).toEqual([]);
+    expect(locations.length).toBeGreaterThanOrEqual(4);
+    const upstreams = Object.fromEntries([...nginx.matchAll(/upstream\s+(\w+)\s*\{\s*server\s+([\w-]+):(\d+)/g)].map(([, name, host, port]) => [name, { host, port }]));
+    expect(upstreams.auth).toEqual({ host: 'auth', port: services.auth.environment.PORT });
+    expect(upstreams.gateway).toEqual({ host: 'gateway', port: services.gateway.environment.PORT });
+    for (const uri of ['/admin', '/admin?lang=zh', '/auth/accounts', '/auth/keys/key_1/rotate', '/auth/usage?format=csv', '/auth/device', '/docs'])
+      expect([uri, nginxUpstreamFor(uri)]).toEqual([uri, 'auth']);
+    for (const uri of ['/v1/chat/completions', '/chat/completions', '/health/ready', '/administrator', '/admin/x'])
+      expect([uri, nginxUpstreamFor(uri)]).toEqual([uri, 'gateway']);
+    // compose publishes only that proxy: /admin has no other way in.
+    expect(services.proxy.volumes).toContain('./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro');
+    expect(services.auth.ports).toBeUndefined();
   });
 });
 

@@ -88,7 +88,32 @@ describe('k8s manifests', () => {
     expect(hpa.minReplicas).toBe(3);
     expect(find(prod, 'PodDisruptionBudget', 'gateway').spec.minAvailable).toBe(2);
     const paths = find(prod, 'Ingress', 'copilot-gateway').spec.rules[0].http.paths.map((p: any) => `${p.path} ${p.backend.service.name}`);
-    expect(paths).toEqual(['/v1 gateway', '/auth auth', '/docs auth']);
+    expect(paths).toEqual(['/v1 gateway', '/auth auth', '/docs auth', '/admin auth']);
+  });
+
+  it.each([
+    ['base', base],
+    ['prod', prod],
+  ])('%s: the Ingress sends the admin console (/admin) and its API (/auth/*) to the auth pods', (_n, objs) => {
+    const rules = find(objs, 'Ingress', 'copilot-gateway').spec.rules[0].http.paths as { path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }[];
+    // Kubernetes' matching: Exact is the whole path; Prefix matches by '/'-separated elements; the longest wins, Exact before Prefix.
+    const elements = (p: string) => p.split('/').filter(Boolean);
+    const matches = (r: (typeof rules)[number], uri: string) =>
+      r.pathType === 'Exact' ? r.path === uri : elements(r.path).every((e, i) => elements(uri)[i] === e);
+    const route = (uri: string) =>
+      rules.filter((r) => matches(r, uri)).sort((a, b) => b.path.length - a.path.length || (a.pathType === 'Exact' ? -1 : 1))[0]?.backend.service;
+    for (const uri of ['/admin', '/auth/accounts', '/auth/keys/key_1/rotate', '/auth/usage']) expect([uri, route(uri)?.name]).toEqual([uri, 'auth']);
+    expect(route('/administrator')).toBeUndefined();
+    expect(route('/v1/chat/completions')?.name).toBe('gateway');
+    // That Service's port reaches the auth Deployment's pods, which run the auth role.
+    const backend = route('/admin')!;
+    const svc = find(objs, 'Service', backend.name).spec;
+    const port = svc.ports.find((p: { name: string }) => p.name === backend.port.name);
+    const deploy = find(objs, 'Deployment', 'auth').spec;
+    expect(deploy.template.metadata.labels).toMatchObject(svc.selector);
+    const c = deploy.template.spec.containers[0];
+    expect(c.args).toEqual(['auth']);
+    expect(c.ports.map((p: { name: string }) => p.name)).toContain(port.targetPort);
   });
 
   it('runs Redis as a StatefulSet with storage, AOF and noeviction, reachable only from the apps', () => {

@@ -4,6 +4,7 @@ import { AdminController } from './admin/admin.controller.js';
 import { AdminGuard } from './admin/admin.guard.js';
 import { DocsController } from './admin/docs.controller.js';
 import { AdminUsageController } from './admin/usage.controller.js';
+import { ConsoleController } from './console/console.controller.js';
 import { DeviceController } from './device/device.controller.js';
 import { DeviceFlowService } from './device/device.service.js';
 import { RefreshModule } from './refresh/refresh.module.js';
@@ -19,7 +20,7 @@ export class AuthModule {
     return {
       module: AuthModule,
       imports: [RefreshModule.forRoot(config)],
-      controllers: [AdminController, DeviceController, DocsController, AdminUsageController],
+      controllers: [AdminController, DeviceController, DocsController, AdminUsageController, ConsoleController],
       providers: [AdminGuard, DeviceFlowService],
     };
   }
