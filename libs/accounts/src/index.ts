@@ -6,3 +6,4 @@ export { SecretBox, sha256, generateApiKey, isGithubToken, isIssuedKeyFormat, AP
 export { MemoryStore } from './memory.store.js';
 export { RedisStore } from './redis.store.js';
 export { Lru } from './lru.js';
+export { StateFile } from './state-file.js';

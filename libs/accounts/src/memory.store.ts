@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StateFile } from './state-file.js';
 import { quotaPeriodOf, type AccountRecord, type KeyRecord, type QuotaPeriod, type QuotaTake, type StateStore, type StoreEvent } from './store.js';
 
 /** A copy the caller may change without changing what is stored (limits included). */
@@ -36,47 +36,24 @@ export class MemoryStore implements StateStore {
   private readonly quotas = new Map<string, { stamp: string; count: number }>();
   private nextCounterSweep = 0;
   private readonly events = new EventEmitter();
-  private writing: Promise<void> = Promise.resolve();
-  private dirty = false;
   private writes = 0;
 
-  constructor(private readonly file: string | null) {}
+  private readonly file: StateFile<Persisted>;
+
+  constructor(path: string | null) {
+    this.file = new StateFile<Persisted>(path, () => ({ version: 1, accounts: [...this.accounts.values()], keys: [...this.keys.values()] }));
+  }
 
   static async open(dataDir: string | null): Promise<MemoryStore> {
     const store = new MemoryStore(dataDir ? join(dataDir, 'state.json') : null);
-    if (dataDir) {
-      await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      await store.load();
-    }
+    const state = await store.file.read();
+    for (const a of state?.accounts ?? []) store.accounts.set(a.id, a);
+    for (const k of state?.keys ?? []) store.keys.set(k.hash, k);
     return store;
   }
 
-  private async load() {
-    let text: string;
-    try {
-      text = await readFile(this.file!, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    const state = JSON.parse(text) as Persisted;
-    for (const a of state.accounts ?? []) this.accounts.set(a.id, a);
-    for (const k of state.keys ?? []) this.keys.set(k.hash, k);
-  }
-
-  /** Coalesces bursts of changes into one write; each write replaces the file whole. */
   private persist(): Promise<void> {
-    if (!this.file) return Promise.resolve();
-    this.dirty = true;
-    this.writing = this.writing.then(async () => {
-      if (!this.dirty) return;
-      this.dirty = false;
-      const state: Persisted = { version: 1, accounts: [...this.accounts.values()], keys: [...this.keys.values()] };
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
-      await rename(tmp, this.file!);
-    });
-    return this.writing;
+    return this.file.write();
   }
 
   async putAccount(a: AccountRecord) {
@@ -221,6 +198,6 @@ export class MemoryStore implements StateStore {
   async ping() {}
 
   async close() {
-    await this.writing;
+    await this.file.close();
   }
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StateFile } from '#libs/accounts';
 import { RedisKeys, StoreDownError, requestPathOptions, type RedisConnections } from '#libs/redis';
 import { pack, type HashWrite } from './usage-batch.js';
 
@@ -181,34 +181,33 @@ export class MemoryUsageStore implements UsageStore {
   readonly keys = new RedisKeys('');
   readonly available = true;
   private readonly hashes = new Map<string, { expireAt: number; fields: Map<string, number | number[]> }>();
-  private writing: Promise<void> = Promise.resolve();
-  private dirty = false;
   private readonly log = new Logger('Usage');
+  private readonly file: StateFile<Persisted>;
 
-  constructor(private readonly file: string | null) {}
+  constructor(path: string | null) {
+    this.file = new StateFile<Persisted>(
+      path,
+      () => {
+        const now = Date.now();
+        const state: Persisted = { version: 1, hashes: [] };
+        for (const [key, h] of this.hashes) {
+          if (h.expireAt <= now) this.hashes.delete(key);
+          else state.hashes.push([key, h.expireAt, Object.fromEntries(h.fields)]);
+        }
+        return state;
+      },
+      (err) => this.log.warn(`could not write ${path}: ${err.message}; retrying with the next flush`),
+    );
+  }
 
   static async open(dataDir: string | null): Promise<MemoryUsageStore> {
     const store = new MemoryUsageStore(dataDir ? join(dataDir, 'usage.json') : null);
-    if (dataDir) {
-      await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      await store.load();
+    const state = await store.file.read();
+    const now = Date.now();
+    for (const [key, expireAt, fields] of state?.hashes ?? []) {
+      if (expireAt > now) store.hashes.set(key, { expireAt, fields: new Map(Object.entries(fields)) });
     }
     return store;
-  }
-
-  private async load() {
-    let text: string;
-    try {
-      text = await readFile(this.file!, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    const state = JSON.parse(text) as Persisted;
-    const now = Date.now();
-    for (const [key, expireAt, fields] of state.hashes ?? []) {
-      if (expireAt > now) this.hashes.set(key, { expireAt, fields: new Map(Object.entries(fields)) });
-    }
   }
 
   async apply(writes: HashWrite[]): Promise<void> {
@@ -226,7 +225,7 @@ export class MemoryUsageStore implements UsageStore {
     }
     // A failed file write leaves the counts in memory (dirty) for the next flush to write: failing
     // here would make the caller retry counts that are already applied.
-    if (writes.length || this.dirty) await this.persist().catch(() => {});
+    if (writes.length || this.file.pending) await this.file.write().catch(() => {});
   }
 
   async read(keys: string[]): Promise<Map<string, number>[]> {
@@ -247,34 +246,7 @@ export class MemoryUsageStore implements UsageStore {
     });
   }
 
-  /** Coalesces: a write already queued takes whatever changed since. A failed write is retried by the next flush. */
-  private persist(): Promise<void> {
-    if (!this.file) return Promise.resolve();
-    this.dirty = true;
-    this.writing = this.writing.catch(() => {}).then(async () => {
-      if (!this.dirty) return;
-      this.dirty = false;
-      const now = Date.now();
-      const state: Persisted = { version: 1, hashes: [] };
-      for (const [key, h] of this.hashes) {
-        if (h.expireAt <= now) this.hashes.delete(key);
-        else state.hashes.push([key, h.expireAt, Object.fromEntries(h.fields)]);
-      }
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      try {
-        await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
-        await rename(tmp, this.file!);
-      } catch (err) {
-        this.dirty = true;
-        this.log.warn(`could not write ${this.file}: ${(err as Error).message}; retrying with the next flush`);
-        throw err;
-      }
-    });
-    return this.writing;
-  }
-
   async close(): Promise<void> {
-    await this.writing.catch(() => {});
-    if (this.dirty) await this.persist().catch(() => {});
+    await this.file.close();
   }
 }
