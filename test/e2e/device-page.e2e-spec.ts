@@ -17,7 +17,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`The page test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
   fake = await startFake({ deviceIntervalSeconds: 1 });
-  gw = await startGateway(fake, {}, { redis: false });
+  // Every test starts a flow from 127.0.0.1: more than DEVICE_START_LIMIT's default a minute.
+  gw = await startGateway(fake, { DEVICE_START_LIMIT: '1000' }, { redis: false });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
