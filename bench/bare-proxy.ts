@@ -5,7 +5,8 @@ import { Pool } from 'undici';
  * The yardstick: the least a Copilot proxy can do. One undici Pool, one fixed Copilot token, the
  * body piped through both ways: no keys, no rate limit, no parsing, no metrics.
  *   UPSTREAM=http://127.0.0.1:PORT GITHUB_TOKEN=ghu_... PORT=... node dist/bench/bare-proxy.js
- * A path ending in /messages goes to Copilot's /v1/messages (with an anthropic-version), anything
+ * A path ending in /messages goes to Copilot's /v1/messages (with an anthropic-version), one
+ * ending in /responses to Copilot's /responses, anything
  * else to /chat/completions: the bytes are never looked at.
  */
 const upstream = process.env.UPSTREAM!;
@@ -30,10 +31,11 @@ const server = createServer((req, res) => {
   const ac = new AbortController();
   res.on('close', () => !res.writableFinished && ac.abort());
   const messages = req.url!.endsWith('/messages');
+  const responses = req.url!.endsWith('/responses');
   pool
     .request({
       method: 'POST',
-      path: messages ? '/v1/messages' : '/chat/completions',
+      path: messages ? '/v1/messages' : responses ? '/responses' : '/chat/completions',
       headers: messages ? messagesHeaders : headers,
       body: req,
       signal: ac.signal,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Pool } from 'undici';
 import { RedisStore, generateApiKey, sha256 } from '#libs/accounts';
-import { messagesToChat, parseMessagesRequest } from '#libs/dialects';
+import { messagesToChat, parseMessagesRequest, parseResponsesRequest, prepareNativeResponsesBody, responsesToChat } from '#libs/dialects';
 import { RedisConnections } from '#libs/redis';
 import { startRedis } from '../test/support/redis-server.js';
 
@@ -82,7 +82,7 @@ interface Case {
 }
 
 /**
- * The four throughput cases. A Messages stream on a GPT model is translated by the gateway
+ * The throughput cases. A Messages stream on a GPT model is translated by the gateway
  * (Messages → chat completions upstream → Messages events back); its bare baseline is the bare
  * pass-through piping the chat completions stream that very request becomes upstream (the body
  * the gateway's translator sends), so both make the same upstream call and the ratio counts the
@@ -95,6 +95,8 @@ function cases(): Case[] {
   // What the gateway sends upstream for it: gpt-4o in the fake's /models takes no thinking budget and caps output at 4096.
   const upstreamChat = messagesToChat(parseMessagesRequest(translated), { model: 'gpt-4o', thinking: null, maxOutputTokens: 4096 });
   const native = JSON.stringify(messagesBody('claude-sonnet-4'));
+  const responsesNative = { model: 'gpt-5-codex', input: 'Say hello', stream: true, store: false };
+  const responsesTranslated = { model: 'gpt-4o', input: 'Say hello', stream: true, store: false };
   const all: Case[] = [
     { name: 'chat', target: 0.7, gateway: { path: '/v1/chat/completions', body: chatBody() }, bare: { path: '/v1/chat/completions', body: chatBody() } },
     {
@@ -110,6 +112,21 @@ function cases(): Case[] {
       bare: { path: '/v1/chat/completions', body: JSON.stringify(upstreamChat) },
     },
     { name: 'messages-native', target: 0.6, gateway: { path: '/v1/messages', body: native, headers: anthropic }, bare: { path: '/v1/messages', body: native, headers: anthropic } },
+    // The Responses API, the same way: native on a /responses-only model (bare pipes the body the
+    // gateway sends upstream), translated on a chat model (bare pipes the chat stream it becomes).
+    // store:false: what is measured is the relay and the translation, not the stored conversation.
+    {
+      name: 'responses-native',
+      target: 0.6,
+      gateway: { path: '/v1/responses', body: JSON.stringify(responsesNative) },
+      bare: { path: '/v1/responses', body: JSON.stringify(prepareNativeResponsesBody(parseResponsesRequest(responsesNative), responsesNative, { model: 'gpt-5-codex' })) },
+    },
+    {
+      name: 'responses-translated',
+      target: 0.6,
+      gateway: { path: '/v1/responses', body: JSON.stringify(responsesTranslated) },
+      bare: { path: '/v1/chat/completions', body: JSON.stringify(responsesToChat(parseResponsesRequest(responsesTranslated), { model: 'gpt-4o' })) },
+    },
   ];
   return CASES ? all.filter((c) => CASES.includes(c.name)) : all;
 }
@@ -338,9 +355,9 @@ async function main() {
 
   async function measureThroughput() {
     for (const c of cases()) {
-      const expect = c.name === 'chat' ? /"choices"/ : c.name === 'chat-stream' ? /\[DONE\]/ : /message_stop/;
+      const expect = c.name === 'chat' ? /"choices"/ : c.name === 'chat-stream' ? /\[DONE\]/ : c.name.startsWith('responses') ? /response\.completed/ : /message_stop/;
       await check(`${c.name} gateway`, gatewayUrl, key, c.gateway, expect);
-      await check(`${c.name} bare`, bare.url, 'unused', c.bare, c.name === 'messages-translated' ? /\[DONE\]/ : expect);
+      await check(`${c.name} bare`, bare.url, 'unused', c.bare, c.name.endsWith('-translated') ? /\[DONE\]/ : expect);
       const load = (tn: 'bare' | 'gateway', duration: number): Promise<Run> => {
         const req = c[tn];
         if (MODE === 'autocannon') return cannon(targets[tn].url, targets[tn].key, req, CONNECTIONS, duration);
@@ -381,13 +398,15 @@ async function main() {
     // 1000 slow streams at once: 40 events 50 ms apart, so each takes at least 2 s.
     for (const [tn, t] of Object.entries(targets)) {
       const pid = (tn === 'bare' ? bare : gateway).child.pid!;
-      let peakRss = rssMiB(pid);
+      // What the process holds before the streams (the throughput cases may have grown its heap).
+      const startRss = rssMiB(pid);
+      let peakRss = startRss;
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 50);
       const r = await slowStreams(t.url, t.key, SLOW_STREAMS);
       clearInterval(sampler);
       say(
         `slow streams ${tn.padEnd(7)} ${SLOW_STREAMS} concurrent x 40 events @ 50 ms: first byte p99 ${r.ttfbP99.toFixed(0)} ms, ` +
-          `complete p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms (target <= 2400), errors ${r.errors}, peak RSS ${peakRss.toFixed(0)} MiB` +
+          `complete p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms (target <= 2400), errors ${r.errors}, RSS ${startRss.toFixed(0)} → peak ${peakRss.toFixed(0)} MiB` +
           (tn === 'gateway' ? ' (target <= 200)' : ''),
       );
     }
