@@ -39,7 +39,7 @@ interface EventTranslator {
 class Translated implements StreamOut {
   private readonly parser = new SseParser();
   constructor(
-    private readonly translator: EventTranslator,
+    private readonly translator: EventTranslator & { readonly ended?: boolean },
     readonly fail: (error: ApiError) => string,
     private readonly usageOf: () => TokenUsage | null,
     readonly ping?: () => string,
@@ -56,6 +56,9 @@ class Translated implements StreamOut {
   }
   get usage() {
     return this.usageOf();
+  }
+  get ended(): boolean {
+    return this.translator.ended === true;
   }
 }
 
@@ -150,6 +153,9 @@ abstract class FromResponses implements StreamOut {
     this.done = true;
     const failed = this.responses.failed;
     return failed ? this.fail(new ApiError(502, `Copilot failed the answer: ${failed.message}`, 'upstream_error', failed.code)) : otherwise();
+  }
+  get ended(): boolean {
+    return this.done;
   }
   get usage(): TokenUsage | null {
     const u = this.responses.usage;

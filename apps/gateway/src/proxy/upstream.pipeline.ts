@@ -49,6 +49,8 @@ export interface StreamOut {
   fail(error: ApiError): string;
   ping?(): string;
   readonly usage: TokenUsage | null;
+  /** true once the dialect has written its last event itself (it cut a broken stream short): upstream is read no further */
+  readonly ended?: boolean;
 }
 
 /** A non-stream answer in the dialect's terms, and the usage it reports. */
@@ -173,6 +175,12 @@ export class UpstreamPipeline {
       await new Promise<void>((resolve, reject) => {
         res.body.on('data', (bytes: Buffer) => {
           const text = stream.push(bytes);
+          if (stream.ended) {
+            // Its answer is over: Copilot need not generate the rest, nor the client wait for it.
+            pending += text;
+            res.body.destroy();
+            return resolve();
+          }
           if (!text) return;
           if (firstToken) {
             firstToken = false;

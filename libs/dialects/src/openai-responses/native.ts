@@ -92,6 +92,11 @@ export class NativeResponsesStream {
   }
 
   /** The final response (completed, incomplete or failed) with the ids fixed, for storing; null until then. */
+  /** The stream has said its last event (completed, incomplete or failed, upstream's or its own). */
+  get ended(): boolean {
+    return this.finished;
+  }
+
   get response(): ResponseObject | null {
     return this.final;
   }
