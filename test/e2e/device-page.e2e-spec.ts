@@ -65,13 +65,27 @@ describe('the /auth/device page', () => {
 
   it('shows the error when the person denies on GitHub', async () => {
     const page = await browser.newPage({ locale: 'en-US' });
+    // What the page asked and heard, for the failure message: this test has timed out on loaded
+    // CI machines and passed everywhere else, so a failure must say what the flow was doing.
+    const t0 = Date.now();
+    const seen: string[] = [];
+    page.on('request', (r) => r.url().includes('/auth/device/') && seen.push(`${Date.now() - t0} ms → ${r.method()} ${new URL(r.url()).pathname}`));
+    page.on('requestfailed', (r) => seen.push(`${Date.now() - t0} ms ✗ ${new URL(r.url()).pathname}: ${r.failure()?.errorText}`));
+    page.on('response', (r) => r.url().includes('/auth/device/') && void r.text().then((b) => seen.push(`${Date.now() - t0} ms ← ${r.status()} ${b.slice(0, 160)}`), () => {}));
+    page.on('pageerror', (e) => seen.push(`pageerror ${e.message}`));
     await page.goto(`${gw.url}/auth/device`);
     await page.click('#start');
     const code = (await page.locator('#user-code').textContent({ timeout: 5000 }))!;
     fake.denyDevice(code);
     // On a loaded machine a poll can meet GitHub's slow_down (+5 s) or a passing 5xx, after which the
     // page doubles its interval (1, 2, 4, … s): the denial still shows, later.
-    await page.locator('#error').waitFor({ state: 'visible', timeout: 70_000 });
+    await page
+      .locator('#error')
+      .waitFor({ state: 'visible', timeout: 70_000 })
+      .catch((err: Error) => {
+        const d = [...fake.devices.values()].find((x) => x.userCode === code);
+        throw new Error(`${err.message}\nGitHub's side: ${JSON.stringify(d && { state: d.state, interval: d.interval, lastPoll: d.lastPoll - t0 })}, polls ${fake.counters.devicePolls}\nthe page:\n${seen.join('\n')}`);
+      });
     expect(await page.locator('#error').textContent()).toBe('The authorization was denied on GitHub.');
     expect(await page.locator('#start').textContent()).toBe('Start again');
   }, 90_000);

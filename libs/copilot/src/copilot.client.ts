@@ -137,6 +137,9 @@ const BODY_HIGH_WATER_MARK = 16 * 1024;
  * GitHub and Copilot over undici Pools, one per origin, so keep-alive connections are shared by
  * every request of the process (HTTP_MAX_CONNECTIONS each).
  */
+/** The device flow's calls to github.com: start and poll (the body is a few hundred bytes). */
+const GITHUB_WEB_TIMEOUT_MS = 15_000;
+
 export class CopilotClient {
   private readonly pools = new Map<string, Pool>();
   /** API base → origin and path prefix; the bases are the few Copilot endpoints tokens name. */
@@ -288,6 +291,10 @@ export class CopilotClient {
     return this.pool(url.origin).request({
       method: 'POST',
       path: base + path,
+      // A person waits on these (device start and poll): a GitHub that does not answer is a
+      // passing failure to say soon, not after UPSTREAM_HEADERS_TIMEOUT_MS (whose clock only
+      // starts once the request has a connection).
+      signal: AbortSignal.timeout(GITHUB_WEB_TIMEOUT_MS),
       headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.identity['user-agent'] },
       body: new URLSearchParams(form).toString(),
     });

@@ -103,8 +103,9 @@ export function devicePage(nonce: string): string {
   function copy(button, text) {
     navigator.clipboard.writeText(text).then(() => { button.textContent = t('copied'); setTimeout(() => (button.textContent = t('copy')), 1500); }, () => {});
   }
-  async function call(url, init) {
-    const res = await fetch(url, init);
+  async function call(url, init = {}) {
+    // A request the network lost is not left hanging: it fails after 30 s, and a poll is retried.
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30000) });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) { const err = new Error(body.error?.message || res.statusText); err.status = res.status; err.code = body.error?.code; throw err; }
     return body;
@@ -117,7 +118,8 @@ export function devicePage(nonce: string): string {
     } catch (err) {
       if (err.status === 410) return showError(t('expired'));
       if (err.code === 'access_denied') return showError(t('denied'));
-      if (err.status >= 500) return poll(code, interval * 2);
+      // GitHub or the network failing for a moment: the code is still good, so keep polling, slower.
+      if (!err.status || err.status >= 500) return poll(code, Math.min(interval * 2, 30));
       return showError(t('failed', { msg: err.message }));
     }
     if (answer.status !== 'success') return poll(code, answer.interval);
