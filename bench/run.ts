@@ -317,7 +317,7 @@ async function main() {
 
   // An issued key for the account GITHUB_TOKEN registered at the gateway's start.
   const user = (await (await fetch(`${fake.url}/user`, { headers: { authorization: `Bearer ${GITHUB_TOKEN}` } })).json()) as { id: number };
-  const conns = new RedisConnections(redis.url, prefix);
+  const conns = RedisConnections.single(redis.url, prefix);
   await conns.connect();
   const key = generateApiKey();
   for (let i = 0; i < 50 && !(await new RedisStore(conns).getAccount(`acc_${user.id}`)); i++) await sleep(100);

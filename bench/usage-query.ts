@@ -24,7 +24,7 @@ const children: ChildProcess[] = [];
 const cleanup: (() => Promise<unknown>)[] = [];
 
 async function seed(url: string) {
-  const conns = new RedisConnections(url, 'cgw:');
+  const conns = RedisConnections.single(url, 'cgw:');
   await conns.connect();
   const usage = new UsageService({ usageRetentionDays: 90 } as AppConfig, new RedisUsageStore(conns), new MetricsService());
   usage.maxPerFlush = 10_000;

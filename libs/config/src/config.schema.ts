@@ -22,6 +22,25 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/** `host:port,host:port` (IPv6 as `[::1]:26379`); a missing port is an error, not a guess. */
+function hostPorts(v: string, ctx: z.RefinementCtx): { host: string; port: number }[] {
+  const out: { host: string; port: number }[] = [];
+  for (const item of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `'${item}' must be host:port` });
+      return z.NEVER;
+    }
+    out.push({ host: m[1] ?? m[2], port });
+  }
+  if (!out.length) {
+    ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+    return z.NEVER;
+  }
+  return out;
+}
+
 const SIZE = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
 const byteSize = z.string().transform((v, ctx) => {
@@ -50,6 +69,11 @@ export const envSchema = z.object({
   REDIS_URL: z
     .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
     .optional(),
+  REDIS_SENTINELS: z.string().transform((v, ctx) => hostPorts(v, ctx)).optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: z.string().transform((v, ctx) => hostPorts(v, ctx)).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z.string().default('cgw:'),
   GITHUB_BASE_URL: httpUrl.default('https://github.com'),
   GITHUB_API_URL: httpUrl.default('https://api.github.com'),
@@ -68,6 +92,7 @@ export const envSchema = z.object({
   MAX_CLIENTS_CACHE: int(1).default(1000),
   KEY_RECHECK_SECONDS: int(1, 86_400).default(60),
   HTTP_MAX_CONNECTIONS: int(1, 65535).default(256),
+  UPSTREAM_HTTP2: bool.default(true),
   UPSTREAM_HEADERS_TIMEOUT_MS: int(1).default(60_000),
   UPSTREAM_BODY_TIMEOUT_MS: int(1).default(300_000),
   BODY_LIMIT: byteSize.default(10 * 1024 * 1024),
@@ -98,6 +123,19 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How Redis is reached: exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: HostPort[]; masterName: string; password?: string; sentinelPassword?: string }
+  | { kind: 'cluster'; nodes: HostPort[]; password?: string };
+
+export type RedisConfig = RedisTarget & { keyPrefix: string };
+
 export type AppRole = 'all' | 'gateway' | 'auth';
 
 export interface AppConfig {
@@ -106,7 +144,7 @@ export interface AppConfig {
   port: number;
   workers: number;
   mode: 'redis' | 'embedded';
-  redis: { url: string; keyPrefix: string } | null;
+  redis: RedisConfig | null;
   github: { baseUrl: string; apiUrl: string; oauthClientId: string; bootstrapToken?: string };
   copilotApiUrl?: string;
   adminToken?: string;
@@ -119,7 +157,8 @@ export interface AppConfig {
   maxClientsCache: number;
   /** a cached key is re-read from the store after this (a net under pub/sub revocation) */
   keyRecheckMs: number;
-  upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number };
+  /** maxConnections: per origin; with http2 each connection carries many streams */
+  upstream: { maxConnections: number; headersTimeoutMs: number; bodyTimeoutMs: number; http2: boolean };
   bodyLimit: number;
   /** a request body not fully received by then → 408, socket closed */
   requestBodyTimeoutMs: number;
@@ -159,11 +198,17 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
   }
   const e = parsed.data;
   const problems: string[] = [];
-  if (e.REDIS_URL && !e.TOKEN_ENCRYPTION_KEY) {
-    problems.push('TOKEN_ENCRYPTION_KEY: required when REDIS_URL is set (32 bytes, hex or base64)');
+  const modes = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((k) => e[k] !== undefined);
+  if (modes.length > 1) problems.push(`${modes.join(', ')}: set exactly one of them (they each select a Redis mode)`);
+  const usesRedis = modes.length > 0;
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) problems.push("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS (the master's name the sentinels monitor)");
+  if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) problems.push('REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER (host:port of each sentinel)');
+  if (e.REDIS_SENTINEL_PASSWORD && !e.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_PASSWORD: only means something with REDIS_SENTINELS');
+  if (usesRedis && !e.TOKEN_ENCRYPTION_KEY) {
+    problems.push(`TOKEN_ENCRYPTION_KEY: required when ${modes[0]} is set (32 bytes, hex or base64)`);
   }
-  if (!e.REDIS_URL && e.WORKERS > 1) {
-    problems.push('WORKERS: must be 1 in embedded mode (set REDIS_URL to run several workers)');
+  if (!usesRedis && e.WORKERS > 1) {
+    problems.push('WORKERS: must be 1 in embedded mode (set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES to run several workers)');
   }
   const aliases: Record<string, string> = {};
   for (const pair of e.MODEL_ALIASES.split(',').map((p) => p.trim()).filter(Boolean)) {
@@ -178,8 +223,8 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     host: e.HOST,
     port: e.PORT ?? (role === 'auth' ? 8001 : 8000),
     workers: e.WORKERS,
-    mode: e.REDIS_URL ? 'redis' : 'embedded',
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+    mode: usesRedis ? 'redis' : 'embedded',
+    redis: redisConfig(e),
     github: {
       baseUrl: e.GITHUB_BASE_URL,
       apiUrl: e.GITHUB_API_URL,
@@ -204,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
       maxConnections: e.HTTP_MAX_CONNECTIONS,
       headersTimeoutMs: e.UPSTREAM_HEADERS_TIMEOUT_MS,
       bodyTimeoutMs: e.UPSTREAM_BODY_TIMEOUT_MS,
+      http2: e.UPSTREAM_HTTP2,
     },
     bodyLimit: e.BODY_LIMIT,
     requestBodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
@@ -218,4 +264,18 @@ export function loadConfig(env: Record<string, string | undefined>, role: AppRol
     usageRetentionDays: e.USAGE_RETENTION_DAYS,
     identity: { editorVersion: e.COPILOT_EDITOR_VERSION, pluginVersion: e.COPILOT_PLUGIN_VERSION, userAgent: e.COPILOT_USER_AGENT, apiVersion: e.COPILOT_API_VERSION },
   };
+}
+
+function redisConfig(e: z.infer<typeof envSchema>): RedisConfig | null {
+  const keyPrefix = e.REDIS_KEY_PREFIX;
+  if (e.REDIS_URL) {
+    // REDIS_PASSWORD fills in a URL that carries none (the URL's own wins).
+    const url = new URL(e.REDIS_URL);
+    if (e.REDIS_PASSWORD && !url.password) url.password = encodeURIComponent(e.REDIS_PASSWORD);
+    return { kind: 'single', url: e.REDIS_PASSWORD ? url.toString() : e.REDIS_URL, keyPrefix };
+  }
+  if (e.REDIS_SENTINELS)
+    return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_MASTER!, password: e.REDIS_PASSWORD, sentinelPassword: e.REDIS_SENTINEL_PASSWORD, keyPrefix };
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, password: e.REDIS_PASSWORD, keyPrefix };
+  return null;
 }

@@ -1,2 +1,3 @@
 export { RedisKeys } from './redis.keys.js';
-export { RedisModule, RedisConnections, REDIS, InjectRedis, StartupError, StoreDownError, redactUrl, requestPathOptions, queueOptions } from './redis.module.js';
+export { RedisModule, RedisConnections, REDIS, InjectRedis, StartupError, StoreDownError, requestPathOptions, queueOptions } from './redis.module.js';
+export { connectRedis, describeTarget, type RedisClient } from './connect.js';

@@ -7,7 +7,7 @@ let redis: RunningRedis;
 let conns: RedisConnections;
 beforeAll(async () => {
   redis = await startRedis();
-  conns = new RedisConnections(redis.url, 'frozen:');
+  conns = RedisConnections.single(redis.url, 'frozen:');
   await conns.connect();
 });
 afterAll(async () => {

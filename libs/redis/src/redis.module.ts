@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleDestroy } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
-import type { AppConfig } from '#libs/config';
+import type { RedisOptions } from 'ioredis';
+import type { AppConfig, RedisConfig } from '#libs/config';
+import { connectRedis, describeTarget, type RedisClient } from './connect.js';
 import { RedisKeys } from './redis.keys.js';
 
 /**
@@ -34,24 +35,23 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-export const redactUrl = (url: string) => {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
-};
-
 export class RedisConnections implements OnModuleDestroy {
   readonly keys: RedisKeys;
   /** Commands on the request path. */
-  readonly client: Redis;
+  readonly client: RedisClient;
   /** A connection in subscriber mode can issue nothing else, so events get their own. */
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
 
-  constructor(readonly url: string, keyPrefix: string) {
-    this.keys = new RedisKeys(keyPrefix);
+  /** One server by URL: what most specs and the bench need. */
+  static single(url: string, keyPrefix: string): RedisConnections {
+    return new RedisConnections({ kind: 'single', url, keyPrefix });
+  }
+
+  constructor(readonly target: RedisConfig) {
+    this.keys = new RedisKeys(target.keyPrefix);
     // Concurrent requests' commands (rate limit, lookups) share one write to the socket.
-    this.client = new Redis(url, { ...requestPathOptions, enableAutoPipelining: true, connectionName: 'cgw-request' });
-    this.subscriber = new Redis(url, { ...requestPathOptions, connectionName: 'cgw-events' });
+    this.client = connectRedis(target, { ...requestPathOptions, enableAutoPipelining: true, connectionName: 'cgw-request' });
+    this.subscriber = connectRedis(target, { ...requestPathOptions, connectionName: 'cgw-events' });
     // Errors surface on the commands themselves; without a listener ioredis would print every retry.
     this.client.on('error', () => {});
     this.subscriber.on('error', () => {});
@@ -69,7 +69,7 @@ export class RedisConnections implements OnModuleDestroy {
     });
     // Every command passes here: a timeout (Redis frozen) makes the store suspect for a second.
     const send = this.client.sendCommand.bind(this.client);
-    this.client.sendCommand = (command, stream) => {
+    this.client.sendCommand = (command: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {
       command.promise.catch((err: Error) => {
         if (err?.message === 'Command timed out') this.suspectUntil = Date.now() + SUSPECT_MS;
       });
@@ -93,7 +93,7 @@ export class RedisConnections implements OnModuleDestroy {
   }
 
   /** The request-path client, or StoreDownError at once while Redis is unreachable. */
-  get command(): Redis {
+  get command(): RedisClient {
     if (!this.available) throw new StoreDownError('Redis is unreachable');
     return this.client;
   }
@@ -104,17 +104,22 @@ export class RedisConnections implements OnModuleDestroy {
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
-      throw new StartupError(`cannot connect to Redis at ${redactUrl(this.url)}: ${(err as Error).message}`);
+      throw new StartupError(`cannot connect to Redis at ${describeTarget(this.target)}: ${(err as Error).message}`);
     }
   }
 
-  private readonly queueConnections: Redis[] = [];
+  private readonly extraConnections: RedisClient[] = [];
 
   /** A connection for BullMQ, which must be allowed to wait for Redis instead of failing. */
-  forQueue(): Redis {
-    const connection = new Redis(this.url, { ...queueOptions, connectionName: 'cgw-queue' });
+  forQueue(): RedisClient {
+    return this.open({ ...queueOptions, connectionName: 'cgw-queue' });
+  }
+
+  /** Another connection to the same Redis with its own profile; closed with the others. */
+  open(options: RedisOptions): RedisClient {
+    const connection = connectRedis(this.target, options);
     connection.on('error', () => {});
-    this.queueConnections.push(connection);
+    this.extraConnections.push(connection);
     return connection;
   }
 
@@ -137,14 +142,14 @@ export class RedisConnections implements OnModuleDestroy {
    */
   async onModuleDestroy() {
     this.closing = true;
-    await Promise.allSettled([this.client, this.subscriber, ...this.queueConnections].map(closeBounded));
+    await Promise.allSettled([this.client, this.subscriber, ...this.extraConnections].map(closeBounded));
   }
 }
 
 /** How long a QUIT may wait for Redis's answer before the connection is simply dropped. */
 const QUIT_MS = 500;
 
-async function closeBounded(connection: Redis): Promise<void> {
+async function closeBounded(connection: RedisClient): Promise<void> {
   if (connection.status === 'end') return;
   let quit = false;
   if (connection.status === 'ready') {
@@ -172,7 +177,7 @@ export class RedisModule {
           provide: REDIS,
           useFactory: async () => {
             if (!config.redis) return null;
-            const conns = new RedisConnections(config.redis.url, config.redis.keyPrefix);
+            const conns = new RedisConnections(config.redis);
             await conns.connect();
             return conns;
           },

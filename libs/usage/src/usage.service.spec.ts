@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const metric = async (m: MetricsService, name: string) => (await m.registry.metrics()).split('\n').filter((l) => l.startsWith(name));
 
 async function redisStore(url: string, prefix = `tus${Math.random().toString(36).slice(2, 8)}:`) {
-  const conns = new RedisConnections(url, prefix);
+  const conns = RedisConnections.single(url, prefix);
   await conns.connect();
   return { conns, store: new RedisUsageStore(conns) };
 }

@@ -37,7 +37,7 @@ describe('RedisUsageStore', () => {
   let store: RedisUsageStore;
   let raw: Redis;
   beforeAll(async () => {
-    conns = new RedisConnections(inject('redisUrl'), prefix);
+    conns = RedisConnections.single(inject('redisUrl'), prefix);
     await conns.connect();
     store = new RedisUsageStore(conns);
     raw = new Redis(inject('redisUrl'));

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { StateFile } from '#libs/accounts';
-import { RedisKeys, StoreDownError, requestPathOptions, type RedisConnections } from '#libs/redis';
+import { RedisKeys, StoreDownError, requestPathOptions, type RedisClient, type RedisConnections } from '#libs/redis';
 import { pack, type HashWrite } from './usage-batch.js';
 
 /** Called for each field of each hash a report reads: `index` into the keys asked for, the counters unpacked. */
@@ -80,7 +79,7 @@ const toMap = (hash: Record<string, string>) => {
 export class RedisUsageStore implements UsageStore {
   readonly kind = 'redis' as const;
   readonly keys: RedisKeys;
-  private report: Promise<Redis> | null = null;
+  private report: Promise<RedisClient> | null = null;
 
   constructor(private readonly conns: RedisConnections) {
     this.keys = conns.keys;
@@ -141,10 +140,9 @@ export class RedisUsageStore implements UsageStore {
    * requests' commands behind them, and a reply slower than their 500 ms timeout would mark Redis
    * down for every request of this process. So reports get their own connection and 15 s.
    */
-  private reportClient(): Promise<Redis> {
+  private reportClient(): Promise<RedisClient> {
     if (!this.report) {
-      const client = new Redis(this.conns.url, { ...requestPathOptions, commandTimeout: 15_000, enableAutoPipelining: true, connectionName: 'cgw-usage-report' });
-      client.on('error', () => {});
+      const client = this.conns.open({ ...requestPathOptions, commandTimeout: 15_000, enableAutoPipelining: true, connectionName: 'cgw-usage-report' });
       this.report = client.connect().then(
         () => client,
         (err) => {

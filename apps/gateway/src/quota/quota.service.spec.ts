@@ -64,7 +64,7 @@ describe.each([
   [
     'redis',
     async () => {
-      const conns = new RedisConnections(inject('redisUrl'), `quotaspec${Date.now()}:`);
+      const conns = RedisConnections.single(inject('redisUrl'), `quotaspec${Date.now()}:`);
       await conns.connect();
       return { store: new RedisStore(conns) as StateStore, close: () => conns.onModuleDestroy() };
     },
@@ -196,7 +196,7 @@ describe('the stores’ quota counters', () => {
 
   it('Redis: the counter is quota:{key id}:day:YYYYMMDD and expires an hour after its day', async () => {
     const prefix = `quotakeys${Date.now()}:`;
-    const conns = new RedisConnections(inject('redisUrl'), prefix);
+    const conns = RedisConnections.single(inject('redisUrl'), prefix);
     await conns.connect();
     const store = new RedisStore(conns);
     const now = Date.now();

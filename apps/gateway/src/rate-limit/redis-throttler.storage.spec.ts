@@ -7,8 +7,8 @@ const prefix = `rlspec${Date.now()}:`;
 let a: RedisConnections;
 let b: RedisConnections;
 beforeAll(async () => {
-  a = new RedisConnections(inject('redisUrl'), prefix);
-  b = new RedisConnections(inject('redisUrl'), prefix);
+  a = RedisConnections.single(inject('redisUrl'), prefix);
+  b = RedisConnections.single(inject('redisUrl'), prefix);
   await Promise.all([a.connect(), b.connect()]);
 });
 afterAll(async () => {
@@ -100,7 +100,7 @@ describe('RedisThrottlerStorage', () => {
   });
 
   it('falls back to a per-process limit at once while Redis is unreachable', async () => {
-    const dead = new RedisConnections('redis://127.0.0.1:1', prefix);
+    const dead = RedisConnections.single('redis://127.0.0.1:1', prefix);
     let fallbacks = 0;
     const s = new RedisThrottlerStorage(dead, 10, () => fallbacks++);
     const started = Date.now();
