@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import type { Principal } from '#libs/accounts';
-import { ApiError, normalizeCompletion, normalizeEmbeddings, StreamTranslator, type OpenAIModel } from '#libs/copilot';
+import { ApiError, normalizeCompletion, normalizeEmbeddings, randomHex, StreamTranslator, type OpenAIModel } from '#libs/copilot';
 import {
   ChatToResponsesStream,
   chatToResponse,
@@ -265,7 +264,7 @@ export class ProxyService {
   }
 }
 
-const responseId = () => `resp_${randomBytes(16).toString('hex')}`;
+const responseId = () => `resp_${randomHex(16)}`;
 
 /** Responses usage in the hub's terms, for metrics. */
 function hubUsage(u: { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number } | null } | null | undefined) {

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '#libs/copilot';
 import { namespacedFunctions } from './to-chat.js';
 import type { OutputFunctionCall, OutputItem, ResponseObject, ResponsesRequest, ResponseStatus, ResponseUsage } from './types.js';
 
 type Json = Record<string, any>;
 
-const hex = () => randomBytes(12).toString('hex');
+const hex = () => randomHex(12);
 export const messageItemId = () => `msg_${hex()}`;
 export const functionCallItemId = () => `fc_${hex()}`;
 export const reasoningItemId = () => `rs_${hex()}`;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '#libs/copilot';
 import { responsesInputItems } from './to-chat.js';
 import type { ResponseObject, ResponsesRequest, ResponseUsage } from './types.js';
 
@@ -173,4 +173,4 @@ export class NativeResponsesStream {
 }
 
 const PREFIX: Record<string, string> = { message: 'msg', function_call: 'fc', reasoning: 'rs', custom_tool_call: 'ctc', web_search_call: 'ws' };
-const itemId = (type: unknown) => `${PREFIX[String(type)] ?? 'item'}_${randomBytes(12).toString('hex')}`;
+const itemId = (type: unknown) => `${PREFIX[String(type)] ?? 'item'}_${randomHex(12)}`;

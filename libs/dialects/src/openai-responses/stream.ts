@@ -12,10 +12,13 @@ interface ToolCall {
   state: 'pending' | 'open' | 'closed';
 }
 
+/** `at`: the open item's `"item_id":…,"output_index":…`, serialized once for its deltas. */
 type Open =
-  | { kind: 'message'; item: OutputMessage; index: number; text: string }
-  | { kind: 'reasoning'; item: OutputReasoning; index: number; text: string }
-  | { kind: 'tool'; item: OutputFunctionCall; index: number; call: ToolCall };
+  | { kind: 'message'; item: OutputMessage; index: number; at: string; text: string }
+  | { kind: 'reasoning'; item: OutputReasoning; index: number; at: string; text: string }
+  | { kind: 'tool'; item: OutputFunctionCall; index: number; at: string; call: ToolCall };
+
+const itemAt = (id: string, index: number) => `"item_id":${JSON.stringify(id)},"output_index":${index}`;
 
 const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
@@ -102,16 +105,25 @@ export class ChatToResponsesStream {
     return out + this.emit({ type: 'response.failed', response: this.final });
   }
 
-  private emit(event: Json): string {
-    const data: Json = { ...event, sequence_number: this.seq++ };
-    return `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  /** One event; sequence_number goes last, appended to the serialized event rather than copying it. */
+  private emit(event: Json & { type: string }): string {
+    const json = JSON.stringify(event);
+    return `event: ${event.type}\ndata: ${json.slice(0, -1)},"sequence_number":${this.seq++}}\n\n`;
+  }
+
+  /**
+   * One event from fields already serialized: the deltas (one per upstream chunk, most of a stream)
+   * and the two opening events, which carry the same response (serialized once).
+   */
+  private raw(type: string, fields: string): string {
+    return `event: ${type}\ndata: {"type":"${type}",${fields},"sequence_number":${this.seq++}}\n\n`;
   }
 
   private start(): string {
     if (this.isStarted) return '';
     this.isStarted = true;
-    const response = responseShell(this.ctx);
-    return this.emit({ type: 'response.created', response }) + this.emit({ type: 'response.in_progress', response });
+    const response = `"response":${JSON.stringify(responseShell(this.ctx))}`;
+    return this.raw('response.created', response) + this.raw('response.in_progress', response);
   }
 
   private add(item: OutputItem): { out: string; index: number } {
@@ -152,11 +164,11 @@ export class ChatToResponsesStream {
       const item: OutputMessage = { type: 'message', id: messageItemId(), status: 'in_progress', role: 'assistant', content: [] };
       const added = this.add(item);
       out = added.out + this.emit({ type: 'response.content_part.added', item_id: item.id, output_index: added.index, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
-      this.open = { kind: 'message', item, index: added.index, text: '' };
+      this.open = { kind: 'message', item, index: added.index, at: itemAt(item.id, added.index), text: '' };
     }
     const open = this.open as Extract<Open, { kind: 'message' }>;
     open.text += delta;
-    return out + this.emit({ type: 'response.output_text.delta', item_id: open.item.id, output_index: open.index, content_index: 0, delta, logprobs: [] });
+    return out + this.raw('response.output_text.delta', `${open.at},"content_index":0,"delta":${JSON.stringify(delta)},"logprobs":[]`);
   }
 
   private reasoningDelta(delta: string): string {
@@ -165,11 +177,11 @@ export class ChatToResponsesStream {
       const item: OutputReasoning = { type: 'reasoning', id: reasoningItemId(), summary: [] };
       const added = this.add(item);
       out = added.out + this.emit({ type: 'response.reasoning_summary_part.added', item_id: item.id, output_index: added.index, summary_index: 0, part: { type: 'summary_text', text: '' } });
-      this.open = { kind: 'reasoning', item, index: added.index, text: '' };
+      this.open = { kind: 'reasoning', item, index: added.index, at: itemAt(item.id, added.index), text: '' };
     }
     const open = this.open as Extract<Open, { kind: 'reasoning' }>;
     open.text += delta;
-    return out + this.emit({ type: 'response.reasoning_summary_text.delta', item_id: open.item.id, output_index: open.index, summary_index: 0, delta });
+    return out + this.raw('response.reasoning_summary_text.delta', `${open.at},"summary_index":0,"delta":${JSON.stringify(delta)}`);
   }
 
   private toolDelta(delta: Json): string {
@@ -187,13 +199,13 @@ export class ChatToResponsesStream {
     // already closed (never seen from Copilot) has nowhere to go.
     if (call.state !== 'open' || !args || this.open?.kind !== 'tool') return '';
     call.args += args;
-    return this.emit({ type: 'response.function_call_arguments.delta', item_id: this.open.item.id, output_index: this.open.index, delta: args });
+    return this.raw('response.function_call_arguments.delta', `${this.open.at},"delta":${JSON.stringify(args)}`);
   }
 
   private openTool(call: ToolCall): string {
     const item = functionCallItem({ id: call.id, name: call.name, arguments: '' }, this.names, 'in_progress');
     const added = this.add(item);
-    this.open = { kind: 'tool', item, index: added.index, call };
+    this.open = { kind: 'tool', item, index: added.index, at: itemAt(item.id, added.index), call };
     call.state = 'open';
     let out = added.out;
     if (call.args) out += this.emit({ type: 'response.function_call_arguments.delta', item_id: item.id, output_index: added.index, delta: call.args });
