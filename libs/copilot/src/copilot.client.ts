@@ -178,10 +178,7 @@ export class CopilotClient {
       throw new ExchangeError('transient', 0, `token exchange failed: ${describeNetworkError(err)}`);
     }
     const text = await res.body.text();
-    if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
-    if (res.statusCode === 403 || res.statusCode === 404)
-      throw new ExchangeError('no_subscription', res.statusCode, 'no Copilot access for this GitHub account');
-    if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `token exchange answered ${res.statusCode}`);
+    refused(res, text, 'token exchange');
     let body: any;
     try {
       body = JSON.parse(text);
@@ -220,10 +217,7 @@ export class CopilotClient {
       throw new ExchangeError('transient', 0, `copilot_internal/user failed: ${describeNetworkError(err)}`);
     }
     const text = await res.body.text();
-    if (res.statusCode === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
-    if (res.statusCode === 403 || res.statusCode === 404)
-      throw new ExchangeError('no_subscription', res.statusCode, 'no Copilot access for this GitHub account');
-    if (res.statusCode !== 200) throw new ExchangeError('transient', res.statusCode, `copilot_internal/user answered ${res.statusCode}`);
+    refused(res, text, 'copilot_internal/user');
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -396,3 +390,23 @@ export class CopilotClient {
   }
 }
 
+
+/**
+ * What a non-200 from GitHub's Copilot endpoints means for the account. 401: the token is dead.
+ * 403/404: no Copilot for this account, unless the 403 is GitHub's rate limit (it answers those
+ * with 403 as well as 429: `x-ratelimit-remaining: 0`, a `retry-after`, or a message saying so),
+ * which passes: marking the account no_subscription for it would stop a paying account's keys.
+ */
+function refused(res: Dispatcher.ResponseData, text: string, what: string): void {
+  const status = res.statusCode;
+  if (status === 200) return;
+  if (status === 401) throw new ExchangeError('revoked', 401, 'GitHub token is invalid or revoked');
+  if (status === 403 && isRateLimited(res.headers, text)) throw new ExchangeError('transient', 403, `${what} answered 403: GitHub's rate limit`);
+  if (status === 403 || status === 404) throw new ExchangeError('no_subscription', status, 'no Copilot access for this GitHub account');
+  throw new ExchangeError('transient', status, `${what} answered ${status}`);
+}
+
+function isRateLimited(headers: Dispatcher.ResponseData['headers'], text: string): boolean {
+  if (headers['x-ratelimit-remaining'] === '0' || headers['retry-after'] !== undefined) return true;
+  return /rate limit/i.test(text.slice(0, 2000));
+}
