@@ -1,73 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCEPTED_ANTHROPIC_BETAS, FakeCopilot, type FakeOptions } from '../fake-copilot/fake-copilot.js';
+import { EDITOR, parseSse, upstreamSession, type SseEvent, type Upstream } from '../support/upstream-session.js';
+import { ACCEPTED_ANTHROPIC_BETAS, type FakeOptions } from '../fake-copilot/fake-copilot.js';
 
 /**
  * The fake upstream itself, spoken to directly over HTTP (no gateway): the parts of
  * shared/docs/copilot-upstream.md §3/§5 that the gateway's dialects will be built against.
  */
 
-const EDITOR = {
-  'editor-version': 'vscode/1.99.3',
-  'editor-plugin-version': 'copilot-chat/0.26.7',
-  'copilot-integration-id': 'vscode-chat',
-  'user-agent': 'GitHubCopilotChat/0.26.7',
-};
-
-interface Upstream {
-  fake: FakeCopilot;
-  token: string;
-  call(path: string, body?: unknown, headers?: Record<string, string>, init?: RequestInit): Promise<Response>;
-}
-
-/** A fake with one user whose GitHub token has been exchanged for a Copilot token, as the gateway does. */
-async function upstream(options: FakeOptions = {}): Promise<Upstream> {
-  const fake = await new FakeCopilot(options).start();
-  const githubToken = `ghu_${randomBytes(18).toString('hex')}`;
-  fake.addUser(githubToken, { login: 'fakespec', id: 4711 });
-  const exchange = await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${githubToken}`, ...EDITOR } });
-  expect(exchange.status).toBe(200);
-  const { token, endpoints } = await exchange.json();
-  expect(endpoints.api).toBe(fake.url);
-  return {
-    fake,
-    token,
-    call: (path, body, headers = {}, init = {}) =>
-      fetch(fake.url + path, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...EDITOR, ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        ...init,
-      }),
-  };
-}
-
-interface SseEvent {
-  event: string | undefined;
-  data: any;
-}
-
-/** SSE text into events (either line end), data parsed as JSON where it is. */
-function parseSse(text: string): SseEvent[] {
-  return text
-    .split(/\r?\n\r?\n/)
-    .filter((b) => b.trim())
-    .map((b) => {
-      const lines = b.split(/\r?\n/);
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const raw = lines
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      let data: any = raw;
-      try {
-        data = JSON.parse(raw);
-      } catch {
-        /* [DONE] */
-      }
-      return { event, data };
-    });
-}
+const upstream = (options: FakeOptions = {}) => upstreamSession(options);
 
 /**
  * Asserts the Anthropic stream grammar: event name = data.type; message_start first; blocks with
@@ -115,6 +55,10 @@ afterAll(async () => {
 });
 
 describe('GET /models', () => {
+  it('is reached at the API base the token exchange names', () => {
+    expect(up.apiBase).toBe(up.fake.url);
+  });
+
   it('lists supported_endpoints, tokenizer, limits, thinking budgets and billing per model', async () => {
     const res = await up.call('/models');
     expect(res.status).toBe(200);

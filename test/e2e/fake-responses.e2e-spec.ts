@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeCopilot, RESPONSES_REASONING_TOKENS, type FakeOptions } from '../fake-copilot/fake-copilot.js';
+import { EDITOR, parseSse, upstreamSession, type SseEvent, type Upstream } from '../support/upstream-session.js';
+import { RESPONSES_REASONING_TOKENS, type FakeOptions } from '../fake-copilot/fake-copilot.js';
 
 /**
  * The fake upstream's `POST /responses` (the OpenAI Responses API as Copilot serves it), spoken to
@@ -9,66 +9,7 @@ import { FakeCopilot, RESPONSES_REASONING_TOKENS, type FakeOptions } from '../fa
  * from the real service as knobs.
  */
 
-const EDITOR = {
-  'editor-version': 'vscode/1.99.3',
-  'editor-plugin-version': 'copilot-chat/0.26.7',
-  'copilot-integration-id': 'vscode-chat',
-  'user-agent': 'GitHubCopilotChat/0.26.7',
-};
-
-interface Upstream {
-  fake: FakeCopilot;
-  token: string;
-  call(path: string, body?: unknown, headers?: Record<string, string>, init?: RequestInit): Promise<Response>;
-}
-
-/** A fake with one user whose GitHub token has been exchanged for a Copilot token, as the gateway does. */
-async function upstream(options: FakeOptions = {}): Promise<Upstream> {
-  const fake = await new FakeCopilot(options).start();
-  const githubToken = `ghu_${randomBytes(18).toString('hex')}`;
-  fake.addUser(githubToken, { login: 'responsesspec', id: 4712 });
-  const exchange = await fetch(`${fake.url}/copilot_internal/v2/token`, { headers: { authorization: `token ${githubToken}`, ...EDITOR } });
-  expect(exchange.status).toBe(200);
-  const { token } = await exchange.json();
-  return {
-    fake,
-    token,
-    call: (path, body, headers = {}, init = {}) =>
-      fetch(fake.url + path, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...EDITOR, ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        ...init,
-      }),
-  };
-}
-
-interface SseEvent {
-  event: string | undefined;
-  data: any;
-}
-
-/** SSE text into events (either line end), data parsed as JSON where it is. */
-function parseSse(text: string): SseEvent[] {
-  return text
-    .split(/\r?\n\r?\n/)
-    .filter((b) => b.trim())
-    .map((b) => {
-      const lines = b.split(/\r?\n/);
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const raw = lines
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      let data: any = raw;
-      try {
-        data = JSON.parse(raw);
-      } catch {
-        /* not JSON */
-      }
-      return { event, data };
-    });
-}
+const upstream = (options: FakeOptions = {}) => upstreamSession(options, { login: 'responsesspec', id: 4712 });
 
 /** Streams a /responses call; checks the grammar every event shares (name = data.type, sequence_number 0, 1, 2, …, no [DONE]). */
 async function stream(u: Upstream, body: Record<string, unknown>): Promise<SseEvent[]> {
