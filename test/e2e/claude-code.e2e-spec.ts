@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, startFake, startGateway, type TestGateway } from '../support/gateway.js';
+import { scriptChatToolCall } from '../support/scripted-streams.js';
 
 /**
  * The real Claude Code (2.1.197, the native binary test/clients installs) run headless against an
@@ -126,16 +127,7 @@ describe('the real Claude Code CLI (headless) through the gateway', () => {
     // streamed in Copilot's chat shape; the follow-up gets the fake's ordinary gpt-4o stream.
     const marker = `cgw-${randomBytes(4).toString('hex')}`;
     const args = JSON.stringify({ command: `echo ${marker}`, description: 'Print a marker' });
-    const base = { id: 'chatcmpl-cc1', created: Math.floor(Date.now() / 1000), model: 'gpt-4o' };
-    const events = [
-      { choices: [], created: 0, id: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] },
-      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Running it.' } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_cc1', type: 'function', function: { name: 'Bash', arguments: '' } }] } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(0, 20) } }] } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(20) } }] } }] },
-      { ...base, choices: [{ index: 0, finish_reason: 'tool_calls', delta: { content: null } }], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } },
-    ];
-    fake.script('chat', { status: 200, headers: { 'content-type': 'text/event-stream' }, body: events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n' });
+    scriptChatToolCall(fake, { model: 'gpt-4o', id: 'call_cc1', name: 'Bash', arguments: args, splitAt: 20 });
 
     const run = await runClaude('gpt-4o', `Run echo ${marker} with Bash, then say done`);
     const out = result(run);

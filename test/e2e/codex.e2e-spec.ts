@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, startFake, startGateway, type TestGateway } from '../support/gateway.js';
+import { scriptChatToolCall } from '../support/scripted-streams.js';
 
 /**
  * The real Codex CLI (0.169.0, test/clients' install) run headless — `codex exec` — against an
@@ -278,16 +279,7 @@ describe('the real Codex CLI (codex exec, headless) through the gateway', () => 
     // tool's output) gets the fake's ordinary gpt-4o stream.
     const marker = `cgw-${randomBytes(4).toString('hex')}`;
     const args = JSON.stringify({ cmd: `echo ${marker}` });
-    const base = { id: 'chatcmpl-cx1', created: Math.floor(Date.now() / 1000), model: 'gpt-4o' };
-    const events = [
-      { choices: [], created: 0, id: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] },
-      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Running it.' } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_cx1', type: 'function', function: { name: 'exec_command', arguments: '' } }] } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(0, 9) } }] } }] },
-      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(9) } }] } }] },
-      { ...base, choices: [{ index: 0, finish_reason: 'tool_calls', delta: { content: null } }], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } },
-    ];
-    fake.script('chat', { status: 200, headers: { 'content-type': 'text/event-stream' }, body: events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n' });
+    scriptChatToolCall(fake, { model: 'gpt-4o', id: 'call_cx1', name: 'exec_command', arguments: args, splitAt: 9 });
 
     const run = await runCodex('gpt-4o', `Run echo ${marker} in the shell, then say done`);
     expectSuccess(run);
