@@ -1,16 +1,9 @@
 import { randomHex } from '#libs/copilot';
 import { anthropicUsage, stopReason } from './from-chat.js';
 import type { ContentDelta, ResponseBlock, StreamEvent } from './types.js';
+import { StreamedToolCalls, type StreamedCall } from '../openai-chat/tool-calls.js';
 
 type Json = Record<string, any>;
-
-interface ToolCall {
-  id: string;
-  name: string;
-  /** arguments that came before the id and name did */
-  args: string;
-  state: 'pending' | 'open' | 'closed';
-}
 
 const frame = (event: StreamEvent) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
@@ -30,8 +23,8 @@ export class ChatToMessagesStream {
   private finished = false;
   /** index of the open block, or of the next one */
   private index = 0;
-  private open: { kind: 'thinking' | 'text' } | { kind: 'tool'; call: ToolCall } | null = null;
-  private readonly calls = new Map<number, ToolCall>();
+  private open: { kind: 'thinking' | 'text' } | { kind: 'tool'; call: StreamedCall } | null = null;
+  private readonly calls = new StreamedToolCalls();
   private usedTools = false;
   private finish: string | null = null;
   private chatUsage: Json | null = null;
@@ -69,11 +62,7 @@ export class ChatToMessagesStream {
   end(): string {
     if (this.finished) return '';
     let out = this.start();
-    for (const call of this.calls.values()) {
-      if (call.state !== 'pending' || !call.name) continue; // a call with no name cannot be made
-      call.id ||= toolUseId();
-      out += this.openTool(call);
-    }
+    for (const call of this.calls.finish(toolUseId)) out += this.openTool(call);
     out += this.close();
     this.finished = true;
     out += frame({
@@ -138,28 +127,17 @@ export class ChatToMessagesStream {
   }
 
   private toolDelta(delta: Json): string {
-    const key = typeof delta.index === 'number' ? delta.index : 0;
-    let call = this.calls.get(key);
-    if (!call) this.calls.set(key, (call = { id: '', name: '', args: '', state: 'pending' }));
-    if (text(delta.id)) call.id ||= delta.id;
-    if (text(delta.function?.name)) call.name ||= delta.function.name;
-    const args = typeof delta.function?.arguments === 'string' ? delta.function.arguments : '';
-    if (call.state === 'pending') {
-      call.args += args;
-      return call.id && call.name ? this.openTool(call) : '';
-    }
-    // Chat streams one call's arguments after the other; a fragment for a call whose block has
-    // already closed (never seen from Copilot) has nowhere to go.
-    return call.state === 'open' && args ? this.emit({ type: 'input_json_delta', partial_json: args }) : '';
+    const step = this.calls.push(delta);
+    if (!step) return '';
+    return step.kind === 'open' ? this.openTool(step.call) : this.emit({ type: 'input_json_delta', partial_json: step.args });
   }
 
-  private openTool(call: ToolCall): string {
+  /** The call's block, and the arguments that came before its id and name did. */
+  private openTool(call: StreamedCall): string {
     let out = this.openBlock({ type: 'tool_use', id: call.id, name: call.name, input: {} });
     this.open = { kind: 'tool', call };
-    call.state = 'open';
     this.usedTools = true;
     if (call.args) out += this.emit({ type: 'input_json_delta', partial_json: call.args });
-    call.args = '';
     return out;
   }
 }

@@ -1,22 +1,15 @@
 import { callId, functionCallItem, incompleteReason, messageItemId, reasoningItemId, responseShell, responseUsage, type ResponseContext } from './from-chat.js';
 import { namespacedFunctions } from './to-chat.js';
+import { StreamedToolCalls, type StreamedCall } from '../openai-chat/tool-calls.js';
 import type { ItemStatus, OutputFunctionCall, OutputItem, OutputMessage, OutputReasoning, OutputTextPart, ResponseObject, ResponseUsage, SummaryText } from './types.js';
 
 type Json = Record<string, any>;
-
-interface ToolCall {
-  id: string;
-  name: string;
-  /** arguments that came before the id and name did, then all of them */
-  args: string;
-  state: 'pending' | 'open' | 'closed';
-}
 
 /** `at`: the open item's `"item_id":…,"output_index":…`, serialized once for its deltas. */
 type Open =
   | { kind: 'message'; item: OutputMessage; index: number; at: string; text: string }
   | { kind: 'reasoning'; item: OutputReasoning; index: number; at: string; text: string }
-  | { kind: 'tool'; item: OutputFunctionCall; index: number; at: string; call: ToolCall };
+  | { kind: 'tool'; item: OutputFunctionCall; index: number; at: string; call: StreamedCall };
 
 const itemAt = (id: string, index: number) => `"item_id":${JSON.stringify(id)},"output_index":${index}`;
 
@@ -37,7 +30,7 @@ export class ChatToResponsesStream {
   private finished = false;
   private readonly output: OutputItem[] = [];
   private open: Open | null = null;
-  private readonly calls = new Map<number, ToolCall>();
+  private readonly calls = new StreamedToolCalls();
   private readonly names: Map<string, { namespace: string; name: string }>;
   private finish: string | null = null;
   private chatUsage: Json | null = null;
@@ -80,11 +73,7 @@ export class ChatToResponsesStream {
   end(): string {
     if (this.finished) return '';
     let out = this.start();
-    for (const call of this.calls.values()) {
-      if (call.state !== 'pending' || !call.name) continue; // a call with no name cannot be made
-      call.id ||= callId();
-      out += this.openTool(call);
-    }
+    for (const call of this.calls.finish(callId)) out += this.openTool(call);
     const reason = incompleteReason(this.finish);
     out += this.close(reason ? 'incomplete' : 'completed');
     this.finished = true;
@@ -185,28 +174,18 @@ export class ChatToResponsesStream {
   }
 
   private toolDelta(delta: Json): string {
-    const key = typeof delta.index === 'number' ? delta.index : 0;
-    let call = this.calls.get(key);
-    if (!call) this.calls.set(key, (call = { id: '', name: '', args: '', state: 'pending' }));
-    if (text(delta.id)) call.id ||= delta.id;
-    if (text(delta.function?.name)) call.name ||= delta.function.name;
-    const args = typeof delta.function?.arguments === 'string' ? delta.function.arguments : '';
-    if (call.state === 'pending') {
-      call.args += args;
-      return call.id && call.name ? this.openTool(call) : '';
-    }
-    // Chat streams one call's arguments after the other; a fragment for a call whose item has
-    // already closed (never seen from Copilot) has nowhere to go.
-    if (call.state !== 'open' || !args || this.open?.kind !== 'tool') return '';
-    call.args += args;
-    return this.raw('response.function_call_arguments.delta', `${this.open.at},"delta":${JSON.stringify(args)}`);
+    const step = this.calls.push(delta);
+    if (!step) return '';
+    if (step.kind === 'open') return this.openTool(step.call);
+    if (this.open?.kind !== 'tool') return '';
+    return this.raw('response.function_call_arguments.delta', `${this.open.at},"delta":${JSON.stringify(step.args)}`);
   }
 
-  private openTool(call: ToolCall): string {
+  /** The call's item, and the arguments that came before its id and name did. */
+  private openTool(call: StreamedCall): string {
     const item = functionCallItem({ id: call.id, name: call.name, arguments: '' }, this.names, 'in_progress');
     const added = this.add(item);
     this.open = { kind: 'tool', item, index: added.index, at: itemAt(item.id, added.index), call };
-    call.state = 'open';
     let out = added.out;
     if (call.args) out += this.emit({ type: 'response.function_call_arguments.delta', item_id: item.id, output_index: added.index, delta: call.args });
     return out;
