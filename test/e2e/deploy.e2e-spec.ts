@@ -1,21 +1,28 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, type AppRole } from '#libs/config';
 import { APPS } from '../../apps/all/src/apps.js';
+import { freePort } from '../support/redis-server.js';
 
 /** The compose stack and the image, checked without a Docker engine (none runs here). */
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }); // Compose applies <<: merge keys
 const services = compose.services as Record<string, any>;
 const dockerfile = readFileSync('Dockerfile', 'utf8');
+/** The services `docker compose up` starts, or `docker compose --profile <profile> up`. */
+const enabled = (profile?: string) => Object.keys(services).filter((name) => !services[name].profiles || (profile !== undefined && services[name].profiles.includes(profile)));
+const published = (names: string[]) => names.flatMap((name) => (services[name].ports ?? []).map((p: string) => `${name} ${p}`));
 
 describe('docker-compose.yml', () => {
   it('has Redis, auth, two gateway replicas behind one port, Prometheus and Grafana', () => {
-    expect(Object.keys(services).sort()).toEqual(['auth', 'gateway', 'grafana', 'prometheus', 'proxy', 'redis']);
+    expect(enabled().sort()).toEqual(['auth', 'gateway', 'grafana', 'prometheus', 'proxy', 'redis']);
     expect(services.gateway.deploy.replicas).toBe(2);
-    const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p: string) => `${name} ${p}`));
-    expect(published).toEqual(['proxy 8000:80', 'prometheus 9090:9090', 'grafana 3000:3000']);
+    expect(published(enabled())).toEqual(['proxy 8000:80', 'prometheus 9090:9090', 'grafana 3000:3000']);
     expect(services.auth.command).toEqual(['auth']);
     expect(services.gateway.command).toEqual(['gateway']);
   });
@@ -37,7 +44,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('takes secrets from .env, which is ignored, with an example that holds no value', () => {
-    for (const name of ['auth', 'gateway']) expect(services[name].env_file).toBe('.env');
+    for (const name of ['auth', 'gateway', 'auth-sentinel', 'gateway-sentinel']) expect(services[name].env_file).toBe('.env');
     expect(readFileSync('.gitignore', 'utf8').split('\n')).toContain('.env');
     const example = readFileSync('.env.example', 'utf8');
     for (const secret of ['TOKEN_ENCRYPTION_KEY', 'ADMIN_TOKEN', 'GITHUB_TOKEN']) expect(example).toMatch(new RegExp(`^${secret}=$`, 'm'));
@@ -52,6 +59,185 @@ describe('docker-compose.yml', () => {
     expect(readFileSync('deploy/nginx.conf', 'utf8')).toContain('proxy_buffering off;');
   });
 });
+
+const REDIS_MODES = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'];
+/** .env as `cp .env.example .env` and filling in the secrets makes it. */
+const dotEnv: Record<string, string> = Object.fromEntries(
+  readFileSync('.env.example', 'utf8')
+    .split('\n')
+    .filter((l) => /^\w+=/.test(l))
+    .map((l) => l.split(/=(.*)/).slice(0, 2))
+    .map(([k, v]) => [k, ({ TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32), ADMIN_TOKEN: 'admin-token-0123456789' } as Record<string, string>)[k] ?? v]),
+);
+/** A service's networks as a map, whichever form compose was given. */
+const networksOf = (name: string): Record<string, { aliases?: string[] } | null> => {
+  const n = services[name].networks;
+  return Array.isArray(n) ? Object.fromEntries(n.map((k: string) => [k, null])) : (n ?? {});
+};
+
+describe('docker-compose.yml, profile sentinel', () => {
+  const stack = enabled('sentinel').filter((name) => !enabled().includes(name));
+  const apps = ['auth-sentinel', 'gateway-sentinel'];
+  const sentinels = stack.filter((name) => /\bredis-sentinel\b/.test(String(services[name].command?.join(' '))));
+  const sentinelConf = readFileSync('deploy/sentinel/sentinel.conf', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const monitor = sentinelConf.find((l) => l.startsWith('sentinel monitor '))?.split(' ') ?? [];
+
+  it('adds a primary, a replica, three sentinels and the apps on them behind :8002, and nothing to `docker compose up`', () => {
+    expect([...stack].sort()).toEqual(['auth-sentinel', 'gateway-sentinel', 'proxy-sentinel', 'redis-primary', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3']);
+    for (const name of stack) expect([name, services[name].profiles]).toEqual([name, ['sentinel']]);
+    expect(published(enabled('sentinel'))).toEqual(['proxy 8000:80', 'prometheus 9090:9090', 'grafana 3000:3000', 'proxy-sentinel 8002:80']);
+    expect(services['auth-sentinel'].command).toEqual(['auth']);
+    expect(services['gateway-sentinel'].command).toEqual(['gateway']);
+    expect(services['gateway-sentinel'].deploy.replicas).toBe(2);
+    expect(parseInt(services['gateway-sentinel'].stop_grace_period, 10)).toBeGreaterThan(35);
+    for (const name of apps) expect([name, services[name].image, services[name].build]).toEqual([name, services.gateway.image, '.']);
+  });
+
+  it('runs both data nodes with AOF and noeviction, the replica following the primary, each announcing its service name', () => {
+    for (const name of ['redis-primary', 'redis-replica']) {
+      const s = services[name];
+      const cmd = s.command.join(' ');
+      expect([name, s.image, s.command[0]]).toEqual([name, 'redis:7-alpine', 'redis-server']);
+      for (const flag of ['--appendonly yes', '--maxmemory-policy noeviction', `--replica-announce-ip ${name}`]) expect([name, cmd]).toEqual([name, expect.stringContaining(flag)]);
+      expect(s.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
+      expect(s.volumes).toEqual([`${name}-data:/data`]);
+      expect(Object.keys(compose.volumes)).toContain(`${name}-data`);
+    }
+    expect(services['redis-replica'].command.join(' ')).toContain('--replicaof redis-primary 6379');
+    expect(services['redis-primary'].command.join(' ')).not.toContain('--replicaof');
+    expect(services['redis-replica'].depends_on['redis-primary']).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('runs three sentinels on one config that names the master, the primary and a quorum of two', () => {
+    expect([...sentinels].sort()).toEqual(['sentinel-1', 'sentinel-2', 'sentinel-3']);
+    const [, , master, host, port, quorum] = monitor;
+    expect([master, host, port, quorum]).toEqual(['cgw', 'redis-primary', '6379', '2']);
+    expect(Number(quorum)).toBeGreaterThan(sentinels.length / 2);
+    for (const line of ['port 26379', 'sentinel resolve-hostnames yes', 'sentinel announce-hostnames yes', 'sentinel down-after-milliseconds cgw 5000', 'sentinel failover-timeout cgw 30000'])
+      expect(sentinelConf).toContain(line);
+    for (const name of sentinels) {
+      const s = services[name];
+      expect(s.image).toBe('redis:7-alpine');
+      expect(s.volumes).toEqual(['./deploy/sentinel/sentinel.conf:/etc/redis/sentinel.conf:ro']);
+      // Sentinel rewrites its config, so it runs on a copy; it announces the name it is reached by.
+      expect(s.command).toEqual(['sh', '-c', `cp /etc/redis/sentinel.conf /data/ && exec redis-sentinel /data/sentinel.conf --sentinel announce-ip ${name}`]);
+      expect(s.healthcheck.test).toEqual(['CMD', 'redis-cli', '-p', '26379', 'ping']);
+      expect(s.depends_on).toEqual({ 'redis-primary': { condition: 'service_healthy' }, 'redis-replica': { condition: 'service_healthy' } });
+    }
+    // The apps ask exactly those sentinels for that master, once they answer.
+    for (const name of apps) {
+      expect([name, services[name].environment.REDIS_SENTINELS.split(',')]).toEqual([name, sentinels.map((s) => `${s}:26379`)]);
+      expect([name, services[name].environment.REDIS_SENTINEL_MASTER]).toEqual([name, master]);
+      for (const s of sentinels) expect([name, s, services[name].depends_on[s]]).toEqual([name, s, { condition: 'service_healthy' }]);
+    }
+  });
+
+  it.each([
+    ['docker compose up', undefined, ['auth', 'gateway']],
+    ['docker compose --profile sentinel up', 'sentinel', ['auth', 'auth-sentinel', 'gateway', 'gateway-sentinel']],
+  ])('%s: every app service has exactly one Redis mode, and the config parser accepts its environment', (_n, profile, expected) => {
+    // .env adds no mode of its own: each service's environment sets one.
+    expect(Object.keys(dotEnv).filter((k) => REDIS_MODES.includes(k) || k.startsWith('REDIS_'))).toEqual([]);
+    const appServices = enabled(profile).filter((name) => services[name].image === 'copilot-gateway:local');
+    expect(appServices.sort()).toEqual(expected);
+    for (const name of appServices) {
+      const env = { ...dotEnv, ...services[name].environment };
+      const sentinelMode = name.endsWith('-sentinel');
+      expect([name, REDIS_MODES.filter((k) => env[k])]).toEqual([name, [sentinelMode ? 'REDIS_SENTINELS' : 'REDIS_URL']]);
+      const config = loadConfig(env, services[name].command[0] as AppRole);
+      expect([name, config.mode, config.redis?.kind]).toEqual([name, 'redis', sentinelMode ? 'sentinel' : 'single']);
+      if (config.redis?.kind === 'sentinel') {
+        expect(config.redis.masterName).toBe(monitor[2]);
+        // every sentinel named is a service of the same stack, on the same network
+        for (const { host, port } of config.redis.sentinels) expect([host, port, stack.includes(host), Object.keys(networksOf(host))]).toEqual([host, 26379, true, ['sentinel']]);
+      } else {
+        expect(config.redis).toMatchObject({ kind: 'single', url: 'redis://redis:6379' });
+      }
+    }
+  });
+
+  it('keeps the stacks apart: on its own network `gateway` and `auth` are the Sentinel apps, which deploy/nginx.conf reaches', () => {
+    for (const name of stack) expect([name, Object.keys(networksOf(name))]).toEqual([name, ['sentinel']]);
+    for (const name of enabled()) expect([name, services[name].networks]).toEqual([name, undefined]);
+    expect(Object.keys(compose.networks)).toEqual(['sentinel']);
+    const aliases = Object.fromEntries(stack.flatMap((name) => (networksOf(name).sentinel?.aliases ?? []).map((a) => [a, name])));
+    expect(aliases).toEqual({ auth: 'auth-sentinel', gateway: 'gateway-sentinel' });
+    const upstreams = [...readFileSync('deploy/nginx.conf', 'utf8').matchAll(/upstream\s+\w+\s*\{\s*server\s+([\w-]+):(\d+)/g)].map(([, host, port]) => [host, port]);
+    expect(upstreams.length).toBe(2);
+    for (const [host, port] of upstreams) expect([host, services[aliases[host]].environment.PORT]).toEqual([host, port]);
+    expect(services['proxy-sentinel'].volumes).toEqual(services.proxy.volumes);
+    // `docker compose --profile sentinel up proxy-sentinel` starts this whole stack and nothing of the default one.
+    const started = new Set<string>();
+    const visit = (name: string) => {
+      if (started.has(name)) return;
+      started.add(name);
+      Object.keys(services[name].depends_on ?? {}).forEach(visit);
+    };
+    visit('proxy-sentinel');
+    visit('redis-replica');
+    expect([...started].sort()).toEqual([...stack].sort());
+  });
+
+  it('the config and commands run: a sentinel on deploy/sentinel/sentinel.conf monitors a primary started as compose starts it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cgw-compose-sentinel-'));
+    const [port, sentinelPort] = [await freePort(), await freePort()];
+    const procs: ChildProcess[] = [];
+    const clients: Redis[] = [];
+    const client = (p: number) => {
+      const c = new Redis({ port: p, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false, retryStrategy: () => null });
+      c.on('error', () => {});
+      clients.push(c);
+      return c;
+    };
+    try {
+      const [server, ...args] = services['redis-primary'].command as string[];
+      procs.push(await startUntil([server, ...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], 'Ready to accept connections'));
+      const primary = client(port);
+      expect(await primary.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+      expect(await primary.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+
+      // The compose sentinel's command, with redis-primary and the ports made local.
+      const [, confPath, ...extra] = /exec (redis-sentinel \S+ .*)$/.exec(services['sentinel-1'].command[2])![1].split(' ');
+      expect(confPath).toBe('/data/sentinel.conf');
+      const conf = sentinelConf.map((l) => l.replace('port 26379', `port ${sentinelPort}`).replace('redis-primary 6379', `localhost ${port}`));
+      writeFileSync(join(dir, 'sentinel.conf'), [...conf, 'bind 127.0.0.1', `dir ${dir}`].join('\n'));
+      procs.push(await startUntil(['redis-server', join(dir, 'sentinel.conf'), '--sentinel', ...extra], '+monitor master cgw'));
+      const s = client(sentinelPort);
+      expect(await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'cgw')).toEqual(['localhost', String(port)]);
+      const flat = (await s.call('SENTINEL', 'MASTER', 'cgw')) as string[];
+      const master = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
+      expect([master.quorum, master.flags]).toEqual(['2', 'master']);
+      expect(readFileSync(join(dir, 'sentinel.conf'), 'utf8')).toMatch(/^sentinel announce-ip "sentinel-1"$/m);
+    } finally {
+      clients.forEach((c) => c.disconnect());
+      await Promise.all(procs.map(stop));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Starts a Redis binary and resolves once its log says `ready`. */
+async function startUntil([command, ...args]: string[], ready: string): Promise<ChildProcess> {
+  if (spawnSync(command, ['--version']).error) throw new Error(`This test needs ${command} (Debian/Ubuntu: apt-get install -y redis-server).`);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(ready)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`${command} did not start: ${out}`)), 10_000).unref();
+  });
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
 
 /**
  * deploy/nginx.conf's locations, and which one nginx picks for a URI: an exact (=) match, else the
