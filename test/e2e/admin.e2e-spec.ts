@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
+import { keysMatching, redisClient } from '../support/redis-target.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const GITHUB_TOKEN = 'ghu_admincanarytoken000000000000000000';
@@ -173,9 +173,9 @@ describe('accounts and keys', () => {
   });
 
   it('keeps no GitHub token and no API key in plaintext anywhere in Redis', async () => {
-    const redis = new Redis(inject('redisUrl'));
+    const redis = redisClient();
     try {
-      const keys = await redis.keys(`${prefix}*`);
+      const keys = await keysMatching(redis, `${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
       let dump = keys.join('\n');
       for (const k of keys) {

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '#libs/redis';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
+import { redisClient } from '../support/redis-target.js';
 
 /** Two gateway replicas sharing one Redis, as in a Kubernetes Deployment. */
 let fake: FakeCopilot;
@@ -25,8 +26,8 @@ describe('two replicas on one Redis', () => {
   it('makes exactly one token exchange for 100 concurrent cold requests over both replicas', async () => {
     // Registered on a third replica, whose cached token is then dropped from Redis: a and b start cold.
     const { key, account } = await accountWithKey(registrar, fake, 'cold');
-    const redis = new Redis(inject('redisUrl'));
-    await redis.del(`${prefix}copilot:${account.id}`);
+    const redis = redisClient();
+    await redis.del(new RedisKeys(prefix).copilot(account.id));
     await redis.quit();
     fake.resetCounters();
     const results = await Promise.all(

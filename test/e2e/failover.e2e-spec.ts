@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '#libs/redis';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { startFake } from '../support/gateway.js';
 import { ADMIN_TOKEN, clusterEnv, registerAccount, saveFigures, startProcess, timed, type AppProcess } from '../support/processes.js';
@@ -54,13 +55,13 @@ describe('a gateway replica killed during a token exchange', () => {
     fake.addUser(githubToken, { login: 'kenny', id: 4242 });
     const { accountId, key } = await registerAccount(auth.url, githubToken);
     // The account's token window ends: nobody holds a usable token, every replica needs a new one.
-    await db.del(`gwkill:copilot:${accountId}`);
+    await db.del(new RedisKeys('gwkill:').copilot(accountId));
     fake.options.exchangeDelayMs = 2000;
     const before = { ...fake.counters };
 
     const victim = timed(`${a.url}/v1/chat/completions`, chat(key));
     expect(await until(() => fake.counters.exchanges === before.exchanges + 1)).toBe(true);
-    expect(await db.exists(`gwkill:lock:copilot:${accountId}`)).toBe(1);
+    expect(await db.exists(new RedisKeys('gwkill:').copilotLock(accountId))).toBe(1);
     const t0 = performance.now();
     const survivors = [b, c].flatMap((p) => Array.from({ length: 20 }, () => timed(`${p.url}/v1/chat/completions`, chat(key))));
     await new Promise((r) => setTimeout(r, 300));
@@ -69,7 +70,7 @@ describe('a gateway replica killed during a token exchange', () => {
     fake.options.exchangeDelayMs = 0;
 
     const results = await Promise.all(survivors);
-    const lockGone = await until(async () => (await db.exists(`gwkill:lock:copilot:${accountId}`)) === 0, 2000);
+    const lockGone = await until(async () => (await db.exists(new RedisKeys('gwkill:').copilotLock(accountId))) === 0, 2000);
     await new Promise((r) => setTimeout(r, 2100)); // the fake notices its caller left when its delay ends
     const figures = {
       survivor_requests: results.length,
@@ -132,7 +133,7 @@ describe('an auth replica killed in the middle of a refresh job', () => {
 
     // The refresh job starts (its exchange reaches GitHub and hangs there); kill the replica running it.
     expect(await until(() => fake.counters.exchanges === before.exchanges + 2)).toBe(true);
-    const queue = new Queue('copilot-token-refresh', { connection: new Redis(redis.url, { maxRetriesPerRequest: null }), prefix: 'authkill:bull' });
+    const queue = new Queue('copilot-token-refresh', { connection: new Redis(redis.url, { maxRetriesPerRequest: null }), prefix: new RedisKeys('authkill:').bullPrefix() });
     try {
       const [job] = await queue.getActive();
       expect(job.data.accountId).toBe(accountId);

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '#libs/config';
+import { RedisKeys } from '#libs/redis';
 import { createApp } from '#libs/platform';
 import { APPS } from '../../apps/all/src/apps.js';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
@@ -117,12 +118,12 @@ describe('device-flow starts are limited per client address (item 5)', () => {
       expect(retryAfter).toBeLessThanOrEqual(Math.min(60, secondsLeft + 1));
     }
     // One counter in Redis for the address and minute, gone by the minute's end; sessions only for the 10.
-    const counter = `${prefix}dstart:127.0.0.1:${minute}`;
+    const counter = new RedisKeys(prefix).deviceStarts('127.0.0.1', minute);
     expect(await redis.get(counter)).toBe('60');
     const ttl = await redis.pttl(counter);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    expect(await redis.keys(`${prefix}device:*`)).toHaveLength(10);
+    expect(await redis.keys(new RedisKeys(prefix).device('*'))).toHaveLength(10);
   });
 
   it('with TRUST_PROXY=1 counts the address X-Forwarded-For names: another address is not limited', async () => {
@@ -143,7 +144,7 @@ describe('device-flow starts are limited per client address (item 5)', () => {
     expect((await deviceStart(a, { 'x-forwarded-for': '192.0.2.1, 203.0.113.7' })).status).toBe(429);
     // The proxy itself (no header) is yet another address.
     expect((await deviceStart(a)).status).toBe(200);
-    expect(await redis.get(`${prefix}dstart:203.0.113.7:${Math.floor(Date.now() / 60_000)}`)).toBe('7');
+    expect(await redis.get(new RedisKeys(prefix).deviceStarts('203.0.113.7', Math.floor(Date.now() / 60_000)))).toBe('7');
   });
 
   it('without TRUST_PROXY ignores X-Forwarded-For (embedded mode, counted in memory)', async () => {
@@ -291,7 +292,7 @@ describe('a GitHub failure right after approval (item 12)', () => {
       },
     });
     // Kept for the retry, sealed: the GitHub token appears nowhere in Redis in plaintext.
-    const session = JSON.parse((await redis.get(`${prefix}device:${deviceCode}`))!);
+    const session = JSON.parse((await redis.get(new RedisKeys(prefix).device(deviceCode)))!);
     expect(session.github_token).toMatch(/^v1\./);
     expect(await everythingStored()).not.toContain(githubToken);
 
@@ -322,7 +323,7 @@ describe('a GitHub failure right after approval (item 12)', () => {
     const res = await poll(a, deviceCode);
     expect(res.status).toBe(403);
     expect(json(res).error.code).toBe('no_copilot_subscription');
-    expect(await redis.get(`${prefix}device:${deviceCode}`)).toBeNull();
+    expect(await redis.get(new RedisKeys(prefix).device(deviceCode))).toBeNull();
     expect((await poll(b, deviceCode)).status).toBe(404);
   });
 });

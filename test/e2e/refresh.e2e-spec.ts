@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisKeys } from '#libs/redis';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
+import { redisClient } from '../support/redis-target.js';
 
 /**
  * Tokens that live 65 s are usable for 5 s (the last 60 s are never used) and say refresh_in 1 s,
@@ -54,7 +55,7 @@ describe('token refresh with BullMQ', () => {
 
   it('schedules each account once with two auth replicas on one Redis', async () => {
     const { account } = await accountWithKey(auth2, fake, 'once');
-    const queue = new Queue('copilot-token-refresh', { connection: new Redis(inject('redisUrl'), { maxRetriesPerRequest: null }), prefix: `${prefix}bull` });
+    const queue = new Queue('copilot-token-refresh', { connection: redisClient({ maxRetriesPerRequest: null }), prefix: new RedisKeys(prefix).bullPrefix() });
     try {
       await new Promise((r) => setTimeout(r, 300));
       const jobs = [...(await queue.getDelayed()), ...(await queue.getWaiting()), ...(await queue.getActive())].filter((j) => j.data.accountId === account.id);

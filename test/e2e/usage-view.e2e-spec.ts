@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisKeys } from '#libs/redis';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
 
@@ -260,7 +261,7 @@ describe('GET /v1/usage', () => {
     const [a, b] = [await usageOf(gw, key), await usageOf(replica, key)];
     expect(tap.reads(githubToken) - before).toBe(1);
     expect(b.copilot).toEqual(a.copilot);
-    const ttl = await redis.pttl(`${prefix}cquota:${account.id}`);
+    const ttl = await redis.pttl(new RedisKeys(prefix).copilotQuota(account.id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
 

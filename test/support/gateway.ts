@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
 import { pino } from 'pino';
 import { AccountsService } from '#libs/accounts';
 import { loadConfig, type AppConfig, type AppRole } from '#libs/config';
 import { createApp } from '#libs/platform';
 import { APPS } from '../../apps/all/src/apps.js';
 import { FakeCopilot, type FakeOptions } from '../fake-copilot/fake-copilot.js';
+import { redisEnv } from './redis-target.js';
 
 export const TEST_ENCRYPTION_KEY = randomBytes(32).toString('hex');
 
@@ -22,12 +22,12 @@ export interface TestGateway {
   get(path: string, key?: string): Promise<Response>;
 }
 
-/** A unique REDIS_KEY_PREFIX, so suites sharing the one test Redis never see each other's keys. */
+/** A unique REDIS_KEY_PREFIX, so suites sharing the run's Redis never see each other's keys. */
 export const uniquePrefix = () => `t${randomBytes(4).toString('hex')}:`;
 
 /**
- * Boots the real module graph on a real port against a fake upstream. `redis: false` runs it
- * embedded (memory driver, DATA_DIR in a temp folder).
+ * Boots the real module graph on a real port against a fake upstream, on the suite's Redis
+ * (redis-target.ts). `redis: false` runs it embedded (memory driver, DATA_DIR in a temp folder).
  */
 export async function startGateway(
   upstream: FakeCopilot,
@@ -42,7 +42,7 @@ export async function startGateway(
       LOG_LEVEL: 'silent',
       DATA_DIR: mkdtempSync(join(tmpdir(), 'cgw-data-')),
       RATE_LIMIT_REQUESTS: '100000',
-      ...(redis ? { REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: opts.prefix ?? uniquePrefix(), TOKEN_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY } : {}),
+      ...(redis ? { ...redisEnv(), REDIS_KEY_PREFIX: opts.prefix ?? uniquePrefix(), TOKEN_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY } : {}),
       ...env,
     },
     opts.role ?? 'all',

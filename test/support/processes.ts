@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './redis-server.js';
+import { redisEnv, type RedisTarget } from './redis-target.js';
 
 /** What `npm start` runs: the built entry point (global-setup builds it once per test run). */
 export const ENTRY = 'dist/apps/all/src/main.js';
@@ -69,10 +70,10 @@ export async function startProcess(role: 'all' | 'gateway' | 'auth', env: Record
 
 export const ADMIN_TOKEN = 'admin-token-for-the-tests-0123456789';
 
-/** The environment every process of one test cluster shares: one Redis, one fake upstream. */
-export function clusterEnv(redisUrl: string, fakeUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+/** The environment every process of one test cluster shares: one Redis (a URL, or a Redis Cluster), one fake upstream. */
+export function clusterEnv(redis: RedisTarget, fakeUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    REDIS_URL: redisUrl,
+    ...redisEnv(redis),
     REDIS_KEY_PREFIX: 'cgw:',
     TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
     GITHUB_API_URL: fakeUrl,
@@ -121,6 +122,12 @@ export function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** CPU time a process has used so far, user and system, in seconds (Linux's /proc, 100 ticks a second). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Figures for docs/reliability.md, kept as JSON under test-artifacts/reliability/. */

@@ -27,7 +27,7 @@ export async function freePort(): Promise<number> {
  * nothing on disk; `persist` turns on the AOF with an fsync per write, so a SIGKILL loses nothing
  * and a restart on the same `dir` and port brings every key back (the outage tests do that).
  */
-export async function startRedis(port?: number, opts: { persist?: boolean; dir?: string } = {}): Promise<RunningRedis & { dir: string }> {
+export async function startRedis(port?: number, opts: { persist?: boolean; dir?: string; args?: string[] } = {}): Promise<RunningRedis & { dir: string }> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'The tests need Redis: install redis-server (Debian/Ubuntu: apt-get install -y redis-server) ' +
@@ -37,21 +37,11 @@ export async function startRedis(port?: number, opts: { persist?: boolean; dir?:
   const p = port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cgw-redis-'));
   const persistence = opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const child = spawn(
+  const child = await spawnRedis(
     'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--maxmemory-policy', 'noeviction'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--maxmemory-policy', 'noeviction', ...(opts.args ?? [])],
+    'Ready to accept connections',
   );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000).unref();
-  });
   return {
     url: `redis://127.0.0.1:${p}`,
     port: p,
@@ -66,6 +56,22 @@ export async function startRedis(port?: number, opts: { persist?: boolean; dir?:
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Spawns a Redis binary (server or sentinel) and resolves once its log says `ready`. */
+export async function spawnRedis(command: string, args: string[], ready: string): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(ready)) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`${command} did not start: ${out}`)), 10_000).unref();
+  });
+  return child;
 }
 
 /** SIGKILLs the server and waits for it to be gone: Redis down, connections reset. */

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '#libs/config';
 import { ApiError, CopilotClient, ExchangeError } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
+import { storeKeys } from '#libs/redis';
 import { CopilotTokenService, type TokenOwner } from './copilot-token.service.js';
 import { SecretBox, generateApiKey, isGithubToken, isIssuedKeyFormat, keyPrefix, sha256 } from './crypto.js';
 import { Lru } from './lru.js';
@@ -167,7 +168,7 @@ export class AccountsService {
    */
   private async checkPassthrough(key: string, hash: string): Promise<Principal> {
     this.throwIfRefused(this.refused.get(hash), hash);
-    const remembered = await this.store.getCache(`neg:${hash}`).catch(() => null);
+    const remembered = await this.store.getCache(storeKeys.negative(hash)).catch(() => null);
     if (remembered) {
       try {
         const refusal = JSON.parse(remembered) as Refusal;
@@ -222,7 +223,7 @@ export class AccountsService {
   private async refuse(hash: string, err: ApiError) {
     const refusal: Refusal = { status: err.status, code: err.code ?? 'invalid_api_key', message: err.message, until: Date.now() + REFUSED_TTL_MS };
     this.refused.set(hash, refusal);
-    await this.store.setCache(`neg:${hash}`, JSON.stringify(refusal), REFUSED_TTL_MS).catch(() => {});
+    await this.store.setCache(storeKeys.negative(hash), JSON.stringify(refusal), REFUSED_TTL_MS).catch(() => {});
   }
 
   private async fromStore(hash: string): Promise<{ principal: Principal; lastUsedAt: string | null }> {

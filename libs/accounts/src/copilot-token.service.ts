@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '#libs/config';
 import { ApiError, CopilotClient, ExchangeError, type CopilotToken } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
+import { storeKeys } from '#libs/redis';
 import { SecretBox } from './crypto.js';
 import { QueueFull, Semaphore } from './semaphore.js';
 import { Lru } from './lru.js';
@@ -79,19 +80,19 @@ export class CopilotTokenService {
     const cached = this.memory.get(accountId);
     if (cached?.token !== stale) return;
     this.memory.delete(accountId);
-    await this.store.deleteCache(`copilot:${accountId}`, cached.sealed).catch(() => {});
+    await this.store.deleteCache(storeKeys.copilot(accountId), cached.sealed).catch(() => {});
   }
 
   /** Stores a token obtained elsewhere (registration, the refresh worker) in every layer. */
   async put(accountId: string, token: CopilotToken): Promise<Cached> {
     const cached = { ...token, sealed: this.box.seal(JSON.stringify(token)) };
     this.memory.set(accountId, cached);
-    await this.store.setCache(`copilot:${accountId}`, cached.sealed, token.expiresAt * 1000 - EARLY_MS - Date.now());
+    await this.store.setCache(storeKeys.copilot(accountId), cached.sealed, token.expiresAt * 1000 - EARLY_MS - Date.now());
     return cached;
   }
 
   private async fromStore(accountId: string): Promise<Cached | null> {
-    const sealed = await this.store.getCache(`copilot:${accountId}`);
+    const sealed = await this.store.getCache(storeKeys.copilot(accountId));
     if (!sealed) return null;
     let token: CopilotToken;
     try {
@@ -114,7 +115,7 @@ export class CopilotTokenService {
       }
       const deadline = Date.now() + WAIT_FOR_OTHER_MS;
       for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-        const lockName = `copilot:${owner.accountId}`;
+        const lockName = storeKeys.copilot(owner.accountId);
         const lock = await this.store.acquireLock(lockName, LOCK_TTL_MS);
         if (lock) {
           const renew = setInterval(() => this.store.extendLock(lockName, lock, LOCK_TTL_MS).catch(() => false), LOCK_TTL_MS / 3);
@@ -179,7 +180,7 @@ export class CopilotTokenService {
         if (status !== 'error') {
           // The account is done until it authorizes again: every replica drops its key and token now.
           this.memory.delete(owner.accountId);
-          await this.store.deleteCache(`copilot:${owner.accountId}`).catch(() => {});
+          await this.store.deleteCache(storeKeys.copilot(owner.accountId)).catch(() => {});
           await this.store.publish({ type: 'account.changed', id: owner.accountId }).catch(() => {});
           await this.store.publish({ type: 'copilot.invalidated', id: owner.accountId }).catch(() => {});
         }

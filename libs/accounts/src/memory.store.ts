@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import { storeKeys } from '#libs/redis';
 import { StateFile } from './state-file.js';
 import { quotaPeriodOf, type AccountRecord, type KeyRecord, type QuotaPeriod, type QuotaTake, type StateStore, type StoreEvent } from './store.js';
 
@@ -71,8 +72,8 @@ export class MemoryStore implements StateStore {
     const hashes = [...this.keys.values()].filter((k) => k.account_id === id).map((k) => k.hash);
     hashes.forEach((h) => this.keys.delete(h));
     this.accounts.delete(id);
-    this.cache.delete(`copilot:${id}`);
-    this.cache.delete(`models:${id}`);
+    this.cache.delete(storeKeys.copilot(id));
+    this.cache.delete(storeKeys.models(id));
     await this.persist();
     return hashes;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisConnections } from '#libs/redis';
+import { keepSubscribed, type RedisConnections } from '#libs/redis';
 import { quotaPeriodOf, type AccountRecord, type KeyLimits, type KeyRecord, type QuotaPeriod, type QuotaTake, type StateStore, type StoreEvent } from './store.js';
 
 const DEL_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -80,7 +80,13 @@ function readKey(h: Record<string, string>): KeyRecord | null {
   };
 }
 
-/** design.md §7 layout: account:{id} hash, accounts set, key:{sha256} hash, keys set, events channel. */
+/**
+ * design.md §7 layout: account:{id} hash, accounts set, key:{sha256} hash, keys set, events channel.
+ * The sets are global keys, each in its own Cluster slot, so a record and its set member are
+ * written one after the other, never in one MULTI. The order keeps one rule whatever fails in
+ * between: every record is in its set. A member whose record is missing is skipped by the lists;
+ * a record missing from its set would be a key nobody could list or revoke.
+ */
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
   private readonly handlers: ((e: StoreEvent) => void)[] = [];
@@ -100,7 +106,9 @@ export class RedisStore implements StateStore {
   }
 
   async putAccount(a: AccountRecord) {
-    await this.r.multi().hset(this.k.account(a.id), toHash(a)).sadd(this.k.accounts(), a.id).exec();
+    const r = this.r;
+    await r.sadd(this.k.accounts(), a.id);
+    await r.hset(this.k.account(a.id), toHash(a));
   }
 
   async getAccount(id: string) {
@@ -113,9 +121,10 @@ export class RedisStore implements StateStore {
 
   async deleteAccount(id: string) {
     const hashes = (await this.listKeys()).filter((k) => k.account_id === id).map((k) => k.hash);
-    const m = this.r.multi().del(this.k.account(id), this.k.copilot(id), this.k.models(id)).srem(this.k.accounts(), id);
-    for (const h of hashes) m.del(this.k.key(h)).srem(this.k.keys(), h);
-    await m.exec();
+    const r = this.r;
+    // The account's own keys share its hash tag: one DEL.
+    await Promise.all([r.del(this.k.account(id), this.k.copilot(id), this.k.models(id)), ...hashes.map((h) => r.del(this.k.key(h)))]);
+    await Promise.all([r.srem(this.k.accounts(), id), hashes.length ? r.srem(this.k.keys(), ...hashes) : null]);
     return hashes;
   }
 
@@ -128,7 +137,9 @@ export class RedisStore implements StateStore {
   }
 
   async putKey(key: KeyRecord) {
-    await this.r.multi().hset(this.k.key(key.hash), toHash(key)).sadd(this.k.keys(), key.hash).exec();
+    const r = this.r;
+    await r.sadd(this.k.keys(), key.hash);
+    await r.hset(this.k.key(key.hash), toHash(key));
   }
 
   async getKeyByHash(hash: string) {
@@ -139,14 +150,14 @@ export class RedisStore implements StateStore {
     return this.readSet(this.k.keys(), this.k.key, readKey);
   }
 
-  /** Every hash a set names, in one pipeline. */
+  /**
+   * Every hash a set names. The hashes lie in many slots, so not one pipeline: the client's
+   * auto-pipelining batches them, one write per node.
+   */
   private async readSet<T>(set: string, keyOf: (member: string) => string, read: (h: Record<string, string>) => T | null): Promise<T[]> {
-    const members = await this.r.smembers(set);
-    if (!members.length) return [];
-    const p = this.r.pipeline();
-    members.forEach((m) => p.hgetall(keyOf(m)));
-    const rows = (await p.exec()) ?? [];
-    return rows.map(([, h]) => read(h as Record<string, string>)).filter((x): x is T => x !== null);
+    const r = this.r;
+    const rows = await Promise.all((await r.smembers(set)).map((m) => r.hgetall(keyOf(m))));
+    return rows.map(read).filter((x): x is T => x !== null);
   }
 
   async getCache(key: string) {
@@ -220,7 +231,7 @@ export class RedisStore implements StateStore {
       cutOff = false;
       for (const h of this.handlers) h({ type: 'resync' });
     });
-    sub.subscribe(channel).catch(() => {});
+    keepSubscribed(sub, channel);
   }
 
   async ping() {

@@ -9,8 +9,8 @@ export type RedisClient = Redis | Cluster;
  * (the request path's fail-fast one, or BullMQ's waiting one); it applies to every node.
  *
  * - single: the URL as given (it may carry its own password).
- * - sentinel: the sentinels are asked who the primary is; on a failover they announce the new one
- *   (failoverDetector subscribes to +switch-master) and the connection moves within a second.
+ * - sentinel: the sentinels are asked who the primary is, at every (re)connect; a connection the
+ *   failover did not break is moved by RedisConnections when the sentinels announce the new one.
  * - cluster: slots are learnt from any node; MOVED/ASK are followed; commands go to primaries.
  */
 export function connectRedis(target: RedisTarget, options: RedisOptions): RedisClient {
@@ -24,13 +24,16 @@ export function connectRedis(target: RedisTarget, options: RedisOptions): RedisC
         name: target.masterName,
         password: target.password,
         sentinelPassword: target.sentinelPassword,
-        // A sentinel that is down is skipped quickly; the next one is asked.
-        sentinelMaxConnections: 10,
+        // A sentinel that is down is skipped after connectTimeout; one whose host went silent
+        // accepts the connection and never answers, so its question needs a timeout of its own.
         connectTimeout: options.connectTimeout ?? 2000,
+        sentinelCommandTimeout: 500,
         sentinelRetryStrategy: (times) => Math.min(times * 100, 1000),
-        // Reconnect when a sentinel announces a new primary, not when the old one is noticed dead.
-        failoverDetector: true,
-        // A replica promoted mid-command answers READONLY until then: reconnect to the new primary.
+        // ioredis's failoverDetector stays off: a +switch-master arriving while the connection is
+        // reconnecting ends it for good. RedisConnections watches the sentinels (sentinel-watch.ts).
+        failoverDetector: false,
+        // A demoted primary refuses writes with READONLY: reconnect (the sentinels name the new one)
+        // and send the command again, which it never ran.
         reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
       });
     case 'cluster':
@@ -38,6 +41,13 @@ export function connectRedis(target: RedisTarget, options: RedisOptions): RedisC
   }
 }
 
+/**
+ * ioredis's Cluster takes the connection-wide options itself and hands `redisOptions` to each node
+ * connection, which it makes lazily, queues on until connected and never reconnects (the slots are
+ * re-read instead). So enableOfflineQueue false fails a command at once while the Cluster is not
+ * ready, commandTimeout and connectTimeout bound each node, and retryStrategy paces the Cluster's
+ * reconnects once every node is gone.
+ */
 function clusterOptions(password: string | undefined, options: RedisOptions): ClusterOptions {
   const { enableOfflineQueue, lazyConnect, enableAutoPipelining, enableReadyCheck, retryStrategy, ...perNode } = options;
   return {
@@ -45,16 +55,34 @@ function clusterOptions(password: string | undefined, options: RedisOptions): Cl
     lazyConnect,
     enableAutoPipelining,
     enableReadyCheck,
-    clusterRetryStrategy: retryStrategy ? (times) => retryStrategy(times) ?? null : undefined,
-    // Slots moved by a failover are followed at once; the topology is re-read now and then as well.
-    retryDelayOnMoved: 0,
-    retryDelayOnFailover: 100,
-    retryDelayOnClusterDown: 100,
-    slotsRefreshTimeout: 2000,
+    clusterRetryStrategy: retryStrategy,
+    // ioredis leaves it off (its typings say 5 s): a node added or a slot moved would be learnt only from a MOVED.
     slotsRefreshInterval: 5000,
-    scaleReads: 'master',
     redisOptions: { ...perNode, password },
   };
+}
+
+/**
+ * SUBSCRIBE on a connection kept for it. A Cluster used only to subscribe needs two things ioredis
+ * leaves out. It never uses its node connections, so it never sees every node go: its subscriber
+ * would retry node after node without a pause (a core busy for the whole outage) and it would
+ * never close nor be ready again. Opening the node connections once ready lets a full outage close
+ * it, and it reconnects paced like any other. And back from such an outage it may come back
+ * without its channels, so it subscribes again each time it is ready.
+ */
+export function keepSubscribed(connection: RedisClient, channel: string): void {
+  const send = () => void connection.subscribe(channel).catch(() => {});
+  send();
+  if (!(connection instanceof Cluster)) return;
+  const open = (node: Redis) => {
+    if (connection.status === 'ready') node.ping().catch(() => {});
+  };
+  connection.on('+node', open);
+  connection.on('ready', () => {
+    connection.nodes('master').forEach(open);
+    send();
+  });
+  connection.nodes('master').forEach(open);
 }
 
 /** Where the configured Redis is, for a log line: never a password. */

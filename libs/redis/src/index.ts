@@ -1,3 +1,3 @@
-export { RedisKeys } from './redis.keys.js';
+export { RedisKeys, storeKeys } from './redis.keys.js';
 export { RedisModule, RedisConnections, REDIS, InjectRedis, StartupError, StoreDownError, requestPathOptions, queueOptions } from './redis.module.js';
-export { connectRedis, describeTarget, type RedisClient } from './connect.js';
+export { connectRedis, describeTarget, keepSubscribed, type RedisClient } from './connect.js';

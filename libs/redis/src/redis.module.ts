@@ -1,8 +1,9 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleDestroy } from '@nestjs/common';
-import type { RedisOptions } from 'ioredis';
+import { Redis, type Command, type RedisOptions } from 'ioredis';
 import type { AppConfig, RedisConfig } from '#libs/config';
 import { connectRedis, describeTarget, type RedisClient } from './connect.js';
 import { RedisKeys } from './redis.keys.js';
+import { watchFailovers } from './sentinel-watch.js';
 
 /**
  * The request path's connections fail fast: a command issued while Redis is down errors at once
@@ -68,12 +69,13 @@ export class RedisConnections implements OnModuleDestroy {
       lostAt = 0;
     });
     // Every command passes here: a timeout (Redis frozen) makes the store suspect for a second.
-    const send = this.client.sendCommand.bind(this.client);
-    this.client.sendCommand = (command: Parameters<typeof send>[0], stream?: Parameters<typeof send>[1]) => {
+    // Every argument goes on: a Cluster's pipelines (auto-pipelining too) pass the node as a third.
+    const send = this.client.sendCommand.bind(this.client) as (command: Command, ...rest: unknown[]) => unknown;
+    this.client.sendCommand = (command: Command, ...rest: unknown[]) => {
       command.promise.catch((err: Error) => {
         if (err?.message === 'Command timed out') this.suspectUntil = Date.now() + SUSPECT_MS;
       });
-      return send(command, stream);
+      return send(command, ...rest);
     };
   }
 
@@ -92,6 +94,16 @@ export class RedisConnections implements OnModuleDestroy {
     return true;
   }
 
+  /** Resolves true once the request path may use Redis, or false after `ms` (polled: only while it is away). */
+  async whenAvailable(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.available) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
   /** The request-path client, or StoreDownError at once while Redis is unreachable. */
   get command(): RedisClient {
     if (!this.available) throw new StoreDownError('Redis is unreachable');
@@ -100,19 +112,53 @@ export class RedisConnections implements OnModuleDestroy {
 
   async connect(): Promise<void> {
     try {
-      await Promise.all([this.client.connect(), this.subscriber.connect()]);
+      await Promise.all([firstConnect(this.client), firstConnect(this.subscriber)]);
     } catch (err) {
       this.client.disconnect();
       this.subscriber.disconnect();
-      throw new StartupError(`cannot connect to Redis at ${describeTarget(this.target)}: ${(err as Error).message}`);
+      throw new StartupError(`cannot connect to Redis at ${describeTarget(this.target)}: ${explain((err as Error).message, this.target)}`);
+    }
+    const target = this.target;
+    if (target.kind === 'sentinel') this.stopWatch = watchFailovers(target, (primary) => this.moveTo(primary, target.masterName));
+  }
+
+  private stopWatch = () => {};
+  /** BullMQ's own duplicates of the queue connection (a worker's blocking reads): they follow failovers too. */
+  private readonly duplicates = new Set<Redis>();
+
+  /**
+   * The sentinels promoted `primary`: a connection still up on another node (frozen or cut off,
+   * so nothing closed it) is dropped, and its reconnect asks them. One that is reconnecting already
+   * is left alone, and so is one already on the new primary. Dropped rather than ended: a frozen
+   * node would never answer the FIN.
+   */
+  private moveTo(primary: string, masterName: string) {
+    // Every sentinel announces it: one line per failover.
+    if (primary !== this.announced) this.log.warn(`Redis Sentinel promoted ${primary} to primary of '${masterName}'`);
+    this.announced = primary;
+    for (const c of [this.client, this.subscriber, ...this.extraConnections, ...this.duplicates]) {
+      if (!(c instanceof Redis) || c.status !== 'ready') continue;
+      if (`${c.stream.remoteAddress}:${c.stream.remotePort}` !== primary) c.stream.destroy();
     }
   }
+
+  private announced = '';
 
   private readonly extraConnections: RedisClient[] = [];
 
   /** A connection for BullMQ, which must be allowed to wait for Redis instead of failing. */
   forQueue(): RedisClient {
-    return this.open({ ...queueOptions, connectionName: 'cgw-queue' });
+    const connection = this.open({ ...queueOptions, connectionName: 'cgw-queue' });
+    if (connection instanceof Redis && this.target.kind === 'sentinel') {
+      const duplicate = connection.duplicate.bind(connection);
+      connection.duplicate = ((override?: Partial<RedisOptions>) => {
+        const copy = duplicate(override);
+        this.duplicates.add(copy);
+        copy.once('end', () => this.duplicates.delete(copy));
+        return copy;
+      }) as typeof connection.duplicate;
+    }
+    return connection;
   }
 
   /** Another connection to the same Redis with its own profile; closed with the others. */
@@ -142,8 +188,50 @@ export class RedisConnections implements OnModuleDestroy {
    */
   async onModuleDestroy() {
     this.closing = true;
+    this.stopWatch();
     await Promise.allSettled([this.client, this.subscriber, ...this.extraConnections].map(closeBounded));
   }
+}
+
+/** Rounds over all the sentinels that start-up tries before it says why none led to a primary. */
+const STARTUP_SENTINEL_ROUNDS = 3;
+
+/**
+ * connect(), failing with what Redis or a sentinel last answered rather than "Connection is
+ * closed". Through Sentinel, ioredis goes round the sentinels without end, which is right once
+ * running (they may be restarting) but would hang start-up on a wrong password or master name.
+ */
+async function firstConnect(connection: RedisClient): Promise<void> {
+  let last: Error | undefined;
+  let rounds = 0;
+  let giveUp: (err: Error) => void = () => {};
+  const gaveUp = new Promise<never>((_, reject) => (giveUp = reject));
+  const onError = (err: Error) => {
+    if (!err.message.startsWith('All sentinels are unreachable')) last = err;
+    else if (++rounds >= STARTUP_SENTINEL_ROUNDS) giveUp(last ?? err);
+  };
+  connection.on('error', onError);
+  connection.on('sentinelError', onError);
+  try {
+    await Promise.race([connection.connect(), gaveUp]);
+  } catch (err) {
+    throw (err as Error).message === 'Connection is closed.' && last ? last : err;
+  } finally {
+    connection.off('error', onError);
+    connection.off('sentinelError', onError);
+  }
+}
+
+/** The setting to look at, for the answers that point at one. */
+function explain(message: string, target: RedisConfig): string {
+  const hint = /No such master with that name/.test(message)
+    ? 'REDIS_SENTINEL_MASTER'
+    : /^failed to connect to sentinel .*(WRONGPASS|NOAUTH)/.test(message)
+      ? 'REDIS_SENTINEL_PASSWORD'
+      : /WRONGPASS|NOAUTH/.test(message)
+        ? target.kind === 'single' ? "REDIS_PASSWORD or the URL's password" : 'REDIS_PASSWORD'
+        : '';
+  return hint ? `${message} (${hint})` : message;
 }
 
 /** How long a QUIT may wait for Redis's answer before the connection is simply dropped. */

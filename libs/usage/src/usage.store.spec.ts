@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RedisConnections } from '#libs/redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisConnections } from '#libs/redis';
+import { redisClient, suiteConnections } from '#test/support/redis-target';
 import { UsageBatch, toWrites } from './usage-batch.js';
 import { MemoryUsageStore, RedisUsageStore } from './usage.store.js';
 import type { UsageRecord } from './usage-record.js';
@@ -35,12 +36,12 @@ describe('RedisUsageStore', () => {
   const prefix = `tu${Math.random().toString(36).slice(2, 8)}:`;
   let conns: RedisConnections;
   let store: RedisUsageStore;
-  let raw: Redis;
+  let raw: Redis | Cluster;
   beforeAll(async () => {
-    conns = RedisConnections.single(inject('redisUrl'), prefix);
+    conns = suiteConnections(prefix);
     await conns.connect();
     store = new RedisUsageStore(conns);
-    raw = new Redis(inject('redisUrl'));
+    raw = redisClient();
   });
   afterAll(async () => {
     await store.close();
@@ -92,7 +93,7 @@ describe('RedisUsageStore', () => {
       [1, field, [3, 36, 15, 3, 990, 2 * big, 1, 30]],
       [1, 'old|acc|m|openai', [2, 3, 1, 1, 1, 1, 1, 1]],
     ]);
-    const clients = await raw.client('LIST');
+    const clients = await Promise.all((raw instanceof Cluster ? raw.nodes('master') : [raw]).map((node) => node.client('LIST')));
     expect(String(clients)).toContain('name=cgw-usage-report');
   });
 });

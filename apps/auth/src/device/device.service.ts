@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AccountsService, STATE_STORE, SecretBox, type StateStore } from '#libs/accounts';
 import { InjectConfig, type AppConfig } from '#libs/config';
 import { ApiError, CopilotClient, ExchangeError } from '#libs/copilot';
-import { RedisKeys } from '#libs/redis';
+import { storeKeys } from '#libs/redis';
 import { clientBucket } from './client-address.js';
 
 interface DeviceSession {
@@ -32,8 +32,6 @@ const FINISH_WINDOW_MS = 10 * 60_000;
 /** The poll lock; renewed while its holder works, so a slow GitHub never lets a second poll in. */
 const POLL_LOCK_MS = 30_000;
 const MINUTE_MS = 60_000;
-/** Key names without the prefix (the store adds its own). */
-const KEYS = new RedisKeys('');
 
 /**
  * The GitHub device flow (RFC 8628) for people: start, then poll until GitHub says yes. Sessions
@@ -87,7 +85,7 @@ export class DeviceFlowService {
   private async countStart(clientIp: string | undefined) {
     const now = Date.now();
     const minute = Math.floor(now / MINUTE_MS);
-    const hits = await this.store.countHit(KEYS.deviceStarts(clientBucket(clientIp), minute), MINUTE_MS);
+    const hits = await this.store.countHit(storeKeys.deviceStarts(clientBucket(clientIp), minute), MINUTE_MS);
     if (hits <= this.config.deviceStartLimit) return;
     const retryAfter = Math.max(1, Math.ceil(((minute + 1) * MINUTE_MS - now) / 1000));
     throw new ApiError(
@@ -104,7 +102,7 @@ export class DeviceFlowService {
     const session = await this.load(deviceCode);
     if (Date.now() < session.next_poll_at) return { status: 'pending', interval: session.interval };
     // One poll of GitHub per session at a time, across replicas: a success must issue one key.
-    const name = `device:${deviceCode}`;
+    const name = storeKeys.device(deviceCode);
     const lock = await this.store.acquireLock(name, POLL_LOCK_MS);
     if (!lock) return { status: 'pending', interval: session.interval };
     const renew = setInterval(() => void this.store.extendLock(name, lock, POLL_LOCK_MS).catch(() => {}), POLL_LOCK_MS / 3);
@@ -188,7 +186,7 @@ export class DeviceFlowService {
   }
 
   private async load(deviceCode: string): Promise<DeviceSession> {
-    const raw = await this.store.getCache(`device:${deviceCode}`);
+    const raw = await this.store.getCache(storeKeys.device(deviceCode));
     if (!raw) throw ApiError.notFound('Unknown device code; start the flow again', 'unknown_device_code');
     const session = JSON.parse(raw) as DeviceSession;
     if (session.expires_at <= Date.now()) throw new ApiError(410, 'The device code has expired; start again', 'invalid_request_error', 'expired_token');
@@ -196,11 +194,11 @@ export class DeviceFlowService {
   }
 
   private save(s: DeviceSession) {
-    return this.store.setCache(`device:${s.device_code}`, JSON.stringify(s), Math.max(s.expires_at - Date.now(), 0) + KEEP_AFTER_EXPIRY_MS);
+    return this.store.setCache(storeKeys.device(s.device_code), JSON.stringify(s), Math.max(s.expires_at - Date.now(), 0) + KEEP_AFTER_EXPIRY_MS);
   }
 
   private forget(s: DeviceSession) {
-    return this.store.deleteCache(`device:${s.device_code}`);
+    return this.store.deleteCache(storeKeys.device(s.device_code));
   }
 }
 

@@ -53,6 +53,9 @@ export class RefreshProcessor extends WorkerHost implements OnModuleDestroy {
   }
 
   private async renew(accountId: string) {
+    // After a failover BullMQ's connection can be back before the request path's, whose commands
+    // the job makes: without the wait its attempt would fail on a Redis about to answer.
+    await this.redis.whenAvailable(STORE_WAIT_MS);
     const token = await this.refresher.refresh(accountId);
     if (token) await this.scheduler.schedule(accountId, refreshDelayMs(token), String(token.expiresAt));
     return { renewed: token !== null };
@@ -76,6 +79,8 @@ export class RefreshProcessor extends WorkerHost implements OnModuleDestroy {
   }
 }
 
+/** How long a job waits for the request path's Redis connection before trying all the same. */
+const STORE_WAIT_MS = 5000;
 /** How long a running refresh job may hold the shutdown up (it is usually one GitHub call). */
 const JOB_GRACE_MS = 1000;
 /** A close that still waits on something after this is not going to finish. */

@@ -18,6 +18,9 @@ export const REFRESH_SCHEDULER = Symbol('REFRESH_SCHEDULER');
 export function redisErrorLogger(log: Logger, what: string): (err: Error) => void {
   let last = 0;
   return (err) => {
+    // Without a "Last error" no sentinel failed: a reconnect merely began past the end of ioredis's
+    // sentinel list (they answered; the primary they named did not), which the line would misstate.
+    if (/^All sentinels are unreachable\. Retrying/.test(err.message) && !err.message.includes('Last error')) return;
     if (Date.now() - last < 10_000) return;
     last = Date.now();
     log.warn(`${what}: ${err.message}`);

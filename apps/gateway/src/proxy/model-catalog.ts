@@ -3,6 +3,7 @@ import { InjectConfig, type AppConfig } from '#libs/config';
 import { Lru, STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
 import { ApiError } from '#libs/copilot';
 import { resolveModelId } from '#libs/dialects';
+import { storeKeys } from '#libs/redis';
 import { readJson, UpstreamPipeline } from './upstream.pipeline.js';
 
 /** What the gateway needs to know of one model of an account's `/models` answer. */
@@ -115,7 +116,7 @@ export class ModelCatalog {
   }
 
   private async load(principal: Principal): Promise<Entry> {
-    const key = `models:${principal.accountId}`;
+    const key = storeKeys.models(principal.accountId);
     const ttl = this.config.modelCacheTtlSeconds * 1000;
     let models: CatalogModel[] | null = null;
     const cached = await this.store.getCache(key).catch(() => null);

@@ -3,6 +3,7 @@ import { InjectConfig, type AppConfig } from '#libs/config';
 import { STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
 import { ApiError } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
+import { storeKeys } from '#libs/redis';
 
 /** One turn as the gateway keeps it: who may read it, the turn it continued, what went in, what came out. */
 export interface StoredResponse {
@@ -48,8 +49,8 @@ export class ResponseStore {
     const items = (Array.isArray(response.output) ? response.output : []).filter((i: { id?: unknown }) => typeof i?.id === 'string');
     try {
       await Promise.all([
-        this.store.setCache(`resp:${response.id}`, JSON.stringify(entry), ttl),
-        ...items.map((item: { id: string }) => this.store.setCache(`ritem:${principal.keyId}:${item.id}`, JSON.stringify(item), ttl)),
+        this.store.setCache(storeKeys.response(response.id), JSON.stringify(entry), ttl),
+        ...items.map((item: { id: string }) => this.store.setCache(storeKeys.responseItem(principal.keyId, item.id), JSON.stringify(item), ttl)),
       ]);
     } catch (err) {
       this.metrics.storeFallbacks.inc({ what: 'response' });
@@ -61,7 +62,7 @@ export class ResponseStore {
   async get(principal: Principal, id: string): Promise<StoredResponse> {
     let raw: string | null;
     try {
-      raw = await this.store.getCache(`resp:${id}`);
+      raw = await this.store.getCache(storeKeys.response(id));
     } catch {
       throw ApiError.unavailable('The response store is unavailable; try again shortly', 'store_unavailable');
     }
@@ -72,7 +73,7 @@ export class ResponseStore {
 
   async delete(principal: Principal, id: string): Promise<void> {
     await this.get(principal, id);
-    await this.store.deleteCache(`resp:${id}`).catch(() => {
+    await this.store.deleteCache(storeKeys.response(id)).catch(() => {
       throw ApiError.unavailable('The response store is unavailable; try again shortly', 'store_unavailable');
     });
   }
@@ -123,7 +124,7 @@ export class ResponseStore {
     const found = new Map<string, unknown>();
     await Promise.all(
       [...ids].map(async (id) => {
-        const raw = await this.store.getCache(`ritem:${principal.keyId}:${id}`).catch(() => {
+        const raw = await this.store.getCache(storeKeys.responseItem(principal.keyId, id)).catch(() => {
           throw ApiError.unavailable('The response store is unavailable; try again shortly', 'store_unavailable');
         });
         if (raw) found.set(id, JSON.parse(raw));

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore, RedisStore, type Principal, type StateStore } from '#libs/accounts';
 import { ApiError } from '#libs/copilot';
 import { MetricsService } from '#libs/metrics';
-import { RedisConnections } from '#libs/redis';
+import { suiteConnections } from '#test/support/redis-target';
 import { periodOf, QuotaService, type KeyTotals, type PeriodCounts } from './quota.service.js';
 
 /** UsageService.periodTotals as a stub: whatever the test says was counted. */
@@ -64,7 +64,7 @@ describe.each([
   [
     'redis',
     async () => {
-      const conns = RedisConnections.single(inject('redisUrl'), `quotaspec${Date.now()}:`);
+      const conns = suiteConnections(`quotaspec${Date.now()}:`);
       await conns.connect();
       return { store: new RedisStore(conns) as StateStore, close: () => conns.onModuleDestroy() };
     },
@@ -196,7 +196,7 @@ describe('the stores’ quota counters', () => {
 
   it('Redis: the counter is quota:{key id}:day:YYYYMMDD and expires an hour after its day', async () => {
     const prefix = `quotakeys${Date.now()}:`;
-    const conns = RedisConnections.single(inject('redisUrl'), prefix);
+    const conns = suiteConnections(prefix);
     await conns.connect();
     const store = new RedisStore(conns);
     const now = Date.now();

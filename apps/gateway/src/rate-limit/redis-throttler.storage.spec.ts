@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisConnections } from '#libs/redis';
+import { suiteConnections } from '#test/support/redis-target';
 import { RedisThrottlerStorage } from './redis-throttler.storage.js';
 
 /** Two replicas' storages on one real Redis. */
@@ -7,8 +8,8 @@ const prefix = `rlspec${Date.now()}:`;
 let a: RedisConnections;
 let b: RedisConnections;
 beforeAll(async () => {
-  a = RedisConnections.single(inject('redisUrl'), prefix);
-  b = RedisConnections.single(inject('redisUrl'), prefix);
+  a = suiteConnections(prefix);
+  b = suiteConnections(prefix);
   await Promise.all([a.connect(), b.connect()]);
 });
 afterAll(async () => {
@@ -24,7 +25,7 @@ describe('RedisThrottlerStorage', () => {
     expect(admitted).toBe(20);
     const burst = await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? sa : sb).increment('burst', 60_000, 100)));
     expect(burst.filter((r) => !r.isBlocked)).toHaveLength(100);
-    expect(Number(await a.client.get(`${prefix}rl:burst`))).toBe(100);
+    expect(Number(await a.client.get(a.keys.rateLimit('burst')))).toBe(100);
   });
 
   it('never admits more than the limit, whatever the interleaving of replicas and batches', async () => {
@@ -38,7 +39,7 @@ describe('RedisThrottlerStorage', () => {
         admitted += results.filter((r) => !r.isBlocked).length;
       }
       expect(admitted).toBeLessThanOrEqual(limit);
-      expect(Number(await a.client.get(`${prefix}rl:mix${run}`))).toBeLessThanOrEqual(limit);
+      expect(Number(await a.client.get(a.keys.rateLimit(`mix${run}`)))).toBeLessThanOrEqual(limit);
     }
   });
 
@@ -56,7 +57,7 @@ describe('RedisThrottlerStorage', () => {
     }
     expect(immediate).toBeGreaterThanOrEqual(50);
     // Redis counts what was reserved: at most one batch ahead of what was admitted.
-    const counted = Number(await a.client.get(`${prefix}rl:lazy`));
+    const counted = Number(await a.client.get(a.keys.rateLimit('lazy')));
     expect(counted).toBeGreaterThanOrEqual(61);
     expect(counted).toBeLessThanOrEqual(61 + 64);
   });
@@ -66,7 +67,7 @@ describe('RedisThrottlerStorage', () => {
     let admitted = 0;
     for (let i = 0; i < 10; i++) if (!(await s.increment('change', 60_000, 1000)).isBlocked) admitted++;
     expect(admitted).toBe(10);
-    expect(Number(await a.client.get(`${prefix}rl:change`))).toBeGreaterThan(12); // a batch was reserved ahead
+    expect(Number(await a.client.get(a.keys.rateLimit('change')))).toBeGreaterThan(12); // a batch was reserved ahead
     // The key's own requests_per_minute is now 12: what this replica holds was reserved under 1000.
     const lowered = await Promise.all(Array.from({ length: 20 }, () => s.increment('change', 60_000, 12)));
     admitted += lowered.filter((r) => !r.isBlocked).length;
@@ -118,6 +119,6 @@ describe('RedisThrottlerStorage', () => {
     const s = new RedisThrottlerStorage(a, 10, () => fallbacks++);
     for (let i = 0; i < 3; i++) await s.increment('back', 60_000, 5);
     expect(fallbacks).toBe(0);
-    expect(Number(await a.client.get(`${prefix}rl:back`))).toBeGreaterThanOrEqual(1);
+    expect(Number(await a.client.get(a.keys.rateLimit('back')))).toBeGreaterThanOrEqual(1);
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { STATE_STORE, type Principal, type StateStore } from '#libs/accounts';
 import { CopilotClient } from '#libs/copilot';
+import { storeKeys } from '#libs/redis';
 
 /** How long an account's copilot_internal/user answer is served from cquota:{account} (design.md §7). */
 export const COPILOT_QUOTA_TTL_MS = 60_000;
@@ -33,7 +34,7 @@ export class CopilotQuotaCache {
   }
 
   private async load(principal: Principal): Promise<Record<string, unknown> | null> {
-    const key = `cquota:${principal.accountId}`;
+    const key = storeKeys.copilotQuota(principal.accountId);
     const cached = await this.store.getCache(key).catch(() => null);
     if (cached !== null) {
       try {
