@@ -9,6 +9,7 @@ import { AccountsService } from './accounts.service.js';
 import { CopilotTokenService } from './copilot-token.service.js';
 import { SecretBox } from './crypto.js';
 import { MemoryStore } from './memory.store.js';
+import { migrateKeyLayout } from './layout-migration.js';
 import { RedisStore } from './redis.store.js';
 import { STATE_STORE, type StateStore } from './store.js';
 
@@ -34,8 +35,11 @@ export async function loadEncryptionKey(config: AppConfig): Promise<Buffer> {
     {
       provide: STATE_STORE,
       inject: [APP_CONFIG, REDIS],
-      useFactory: async (config: AppConfig, redis: RedisConnections | null): Promise<StateStore> =>
-        redis ? new RedisStore(redis) : MemoryStore.open(config.dataDir),
+      useFactory: async (config: AppConfig, redis: RedisConnections | null): Promise<StateStore> => {
+        if (!redis) return MemoryStore.open(config.dataDir);
+        await migrateKeyLayout(redis);
+        return new RedisStore(redis);
+      },
     },
     {
       provide: SecretBox,
