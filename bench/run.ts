@@ -10,6 +10,7 @@ import { RedisStore, generateApiKey, sha256 } from '#libs/accounts';
 import { messagesToChat, parseMessagesRequest, parseResponsesRequest, prepareNativeResponsesBody, responsesToChat } from '#libs/dialects';
 import { RedisConnections } from '#libs/redis';
 import { startRedis } from '../test/support/redis-server.js';
+import { makeTestCertificates } from '../test/support/tls.js';
 
 /**
  * `npm run bench`: the gateway (Redis mode, rate limit and metrics on) against a bare undici
@@ -26,7 +27,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (MODE === 'wrk' ? 32 : 50));
 const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 const SLOW_STREAMS = Number(process.env.BENCH_SLOW_STREAMS ?? 1000);
-const ONLY = process.env.BENCH_ONLY; // 'throughput' | 'latency' | 'slow' | 'none'
+const ONLY = process.env.BENCH_ONLY; // 'throughput' | 'latency' | 'slow' | 'streams' (only when asked) | 'none'
+/** BENCH_STREAMS=1000,5000: how many concurrent streams the streams mode starts at once, one size after the other */
+const STREAMS = (process.env.BENCH_STREAMS ?? '1000,5000').split(',').map(Number);
+/** BENCH_STREAM_TARGETS=bare-h2,gateway-h2: a subset of the streams mode's targets (see measureStreams) */
+const STREAM_TARGETS = process.env.BENCH_STREAM_TARGETS?.split(',').map((s) => s.trim());
 /** BENCH_HOLD=1: once set up (and after BENCH_ONLY's parts), print the URLs, key and wrk scripts and keep running until Ctrl-C */
 const HOLD = !!process.env.BENCH_HOLD;
 /** BENCH_CASES=chat,chat-stream: a subset of the throughput cases */
@@ -53,7 +58,7 @@ function start(script: string, args: string[], env: Record<string, string>, node
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
-      const m = /(http:\/\/127\.0\.0\.1:\d+)|"port":(\d+)/.exec(out);
+      const m = /(https?:\/\/127\.0\.0\.1:\d+)|"port":(\d+)/.exec(out);
       if (m) resolve({ child, url: m[1] ?? `http://127.0.0.1:${m[2]}` });
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
@@ -271,6 +276,30 @@ async function slowStreams(url: string, key: string, n: number) {
   return { p50: pct(times, 50), p99: pct(times, 99), ttfbP99: pct(ttfb, 99), errors };
 }
 
+interface StreamLoad {
+  p50: number;
+  p99: number;
+  ttfbP99: number;
+  errors: number;
+  failures: Record<string, number>;
+  wallMs: number;
+  driverCpuMs: number;
+}
+
+/** Runs bench/stream-load.ts against `url`: `n` streams at once, from a process of its own; `warm` once its connections are open. */
+function streamLoad(url: string, key: string, n: number, body: string, warm: () => void): Promise<StreamLoad> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['dist/bench/stream-load.js', url, key, String(n), body], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (!out.includes('warm') && (out + d).includes('warm')) warm();
+      out += d;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`stream-load exited with ${code}: ${out}`))));
+  });
+}
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -288,41 +317,54 @@ async function main() {
   const bare = await start('dist/bench/bare-proxy.js', [], { UPSTREAM: fake.url, GITHUB_TOKEN, PORT: '0', CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)) });
   const prefix = 'bench:';
   if (PROFILE) mkdirSync(PROFILE, { recursive: true });
+  const profile = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+  const encryptionKey = randomBytes(32).toString('hex');
+  /** A gateway replica in Redis mode under `prefix`, rate limit on, GitHub and Copilot at `upstream`. */
+  const gatewayEnv = (upstream: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> => ({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: prefix,
+    TOKEN_ENCRYPTION_KEY: encryptionKey,
+    GITHUB_API_URL: upstream,
+    GITHUB_BASE_URL: upstream,
+    GITHUB_TOKEN,
+    RATE_LIMIT_ENABLED: 'true',
+    RATE_LIMIT_REQUESTS: '1000000000',
+    LOG_LEVEL: 'info',
+    // The bench stops the gateway at the end: no load balancer to wait for (and a profile gets written at once).
+    SHUTDOWN_DELAY_MS: '0',
+    DRAIN_TIMEOUT_MS: '1000',
+    ...extra,
+    // e.g. BENCH_GATEWAY_ENV='{"RATE_LIMIT_ENABLED":"false"}' to see what one setting costs
+    ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
+  });
   const gateway = await start(
     'dist/apps/all/src/main.js',
     ['gateway'],
-    {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      GITHUB_API_URL: fake.url,
-      GITHUB_BASE_URL: fake.url,
-      GITHUB_TOKEN,
-      RATE_LIMIT_ENABLED: 'true',
-      RATE_LIMIT_REQUESTS: '1000000000',
-      // Each upstream stream holds one HTTP/1.1 connection: 1000 concurrent streams need more than the default 256.
-      HTTP_MAX_CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)),
-      LOG_LEVEL: 'info',
-      // The bench stops the gateway at the end: no load balancer to wait for (and a profile gets written at once).
-      SHUTDOWN_DELAY_MS: '0',
-      DRAIN_TIMEOUT_MS: '1000',
-      // e.g. BENCH_GATEWAY_ENV='{"RATE_LIMIT_ENABLED":"false"}' to see what one setting costs
-      ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
-    },
-    PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [],
+    // Each upstream stream holds one HTTP/1.1 connection: 1000 concurrent streams need more than the default 256.
+    gatewayEnv(fake.url, prefix, { HTTP_MAX_CONNECTIONS: String(Math.max(256, SLOW_STREAMS + 100)) }),
+    ONLY === 'streams' ? [] : profile,
   );
   const gatewayUrl = gateway.url.replace('0.0.0.0', '127.0.0.1');
+  const gateways = new Set([gateway.child]);
+  /** the gateway under BENCH_PROFILE: this one, or in the streams mode gateway-h2 */
+  let profiled = gateway.child;
 
-  // An issued key for the account GITHUB_TOKEN registered at the gateway's start.
-  const user = (await (await fetch(`${fake.url}/user`, { headers: { authorization: `Bearer ${GITHUB_TOKEN}` } })).json()) as { id: number };
-  const conns = RedisConnections.single(redis.url, prefix);
-  await conns.connect();
-  const key = generateApiKey();
-  for (let i = 0; i < 50 && !(await new RedisStore(conns).getAccount(`acc_${user.id}`)); i++) await sleep(100);
-  await new RedisStore(conns).putKey({ id: 'key_bench', hash: sha256(key), account_id: `acc_${user.id}`, name: 'bench', prefix: key.slice(0, 11), created_at: new Date().toISOString(), last_used_at: null, expires_at: null, revoked_at: null });
-  await conns.onModuleDestroy();
+  /** An issued key for the account GITHUB_TOKEN registers at a gateway's start, under `prefix`. */
+  async function issueKey(github: Client, prefix: string): Promise<string> {
+    const res = await github.request({ method: 'GET', path: '/user', headers: { authorization: `Bearer ${GITHUB_TOKEN}` } });
+    const user = (await res.body.json()) as { id: number };
+    const conns = RedisConnections.single(redis.url, prefix);
+    await conns.connect();
+    const key = generateApiKey();
+    for (let i = 0; i < 50 && !(await new RedisStore(conns).getAccount(`acc_${user.id}`)); i++) await sleep(100);
+    await new RedisStore(conns).putKey({ id: 'key_bench', hash: sha256(key), account_id: `acc_${user.id}`, name: 'bench', prefix: key.slice(0, 11), created_at: new Date().toISOString(), last_used_at: null, expires_at: null, revoked_at: null });
+    await conns.onModuleDestroy();
+    return key;
+  }
+  const plainFake = new Client(fake.url);
+  const key = await issueKey(plainFake, prefix);
 
   const targets = { bare: { url: bare.url, key: 'unused' }, gateway: { url: gatewayUrl, key } };
   const lines: string[] = [];
@@ -338,6 +380,7 @@ async function main() {
     if (!ONLY || ONLY === 'throughput') await measureThroughput();
     if (!ONLY || ONLY === 'latency') await measureLatency();
     if (!ONLY || ONLY === 'slow') await measureSlowStreams();
+    if (ONLY === 'streams') await measureStreams();
     if (HOLD) await hold();
   } finally {
     rmSync(scripts, { recursive: true, force: true });
@@ -412,10 +455,98 @@ async function main() {
     }
   }
 
-  // SIGINT: the gateway skips its load-balancer delay; under BENCH_PROFILE, wait for it to write the profile.
-  const gatewayExit = new Promise((r) => gateway.child.once('exit', r));
-  for (const c of children) c.kill(c === gateway.child ? 'SIGINT' : 'SIGTERM');
-  await Promise.race([gatewayExit, sleep(PROFILE ? 15_000 : 500)]);
+  /**
+   * Concurrent streams on one replica (issue 15; BENCH_ONLY=streams): each stream's first token at
+   * 200 ms, then 20 chunks 100 ms apart (about 2.1 s), all started at once by a load generator of
+   * their own (bench/stream-load.ts). The targets, each a process, one at a time:
+   * - bare-h2, the bare pass-through on undici's own HTTP/2 (Pool with allowH2), and gateway-h2
+   *   (UPSTREAM_HTTP2 on, the default), against an HTTPS fake that speaks HTTP/2 and advertises
+   *   1,000 streams per connection;
+   * - gateway-h1-tls: UPSTREAM_HTTP2=false against that fake (HTTP/1.1 by ALPN);
+   * - bare-h1 and gateway-h1 over plain HTTP/1.1, as before.
+   * Each has a fake of its own. The gateways keep the default HTTP_MAX_CONNECTIONS (256). Upstream
+   * connections are counted at the fake (the most TCP connections open at once during a run, idle
+   * ones from earlier runs included); RSS is sampled every 50 ms.
+   */
+  async function measureStreams() {
+    const certs = makeTestCertificates();
+    const trust = { NODE_EXTRA_CA_CERTS: certs.caFile };
+    const ca = readFileSync(certs.caFile);
+    const clients: Client[] = [];
+    /** Each target has a fake of its own, so that what the fake counts is that target's. */
+    const fakeAt = async (tls: boolean) => {
+      const tlsEnv = { FAKE_TLS_KEY: certs.keyFile, FAKE_TLS_CERT: certs.certFile, FAKE_MAX_CONCURRENT_STREAMS: '1000' };
+      const { url } = await start('dist/test/fake-copilot/main.js', ['0'], { FAKE_SPLIT_WRITES: 'false', ...(tls ? tlsEnv : {}) });
+      // This process started without NODE_EXTRA_CA_CERTS: it asks the fake with the CA in hand.
+      const client = new Client(url, tls ? { connect: { ca } } : {});
+      clients.push(client);
+      return { url, client };
+    };
+    const gatewayAt = async (tls: boolean, prefix: string, env: Record<string, string>, nodeArgs: string[] = []) => {
+      const upstream = await fakeAt(tls);
+      const proc = await start('dist/apps/all/src/main.js', ['gateway'], gatewayEnv(upstream.url, prefix, { ...(tls ? trust : {}), ...env }), nodeArgs);
+      gateways.add(proc.child);
+      if (nodeArgs.length) profiled = proc.child;
+      return { proc, key: await issueKey(upstream.client, prefix), upstream: upstream.client };
+    };
+    const bareAt = async (tls: boolean, env: Record<string, string>) => {
+      const upstream = await fakeAt(tls);
+      const proc = await start('dist/bench/bare-proxy.js', [], { UPSTREAM: upstream.url, GITHUB_TOKEN, PORT: '0', ...(tls ? trust : {}), ...env });
+      return { proc, key: 'unused', upstream: upstream.client };
+    };
+    const all = {
+      'bare-h2': () => bareAt(true, { H2: 'true' }),
+      'gateway-h2': () => gatewayAt(true, 'bench-h2:', {}, profile),
+      'gateway-h1-tls': () => gatewayAt(true, 'bench-h1-tls:', { UPSTREAM_HTTP2: 'false' }),
+      'bare-h1': () => bareAt(false, { CONNECTIONS: String(Math.max(...STREAMS) + 100) }),
+      'gateway-h1': () => gatewayAt(false, 'bench-h1:', {}),
+    };
+    const names = (Object.keys(all) as (keyof typeof all)[]).filter((n) => !STREAM_TARGETS || STREAM_TARGETS.includes(n));
+    const running = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await all[n]()] as const)));
+    const payload = chatBody({ stream: true, fake_stream: { events: 20, interval_ms: 100, first_ms: 200 } });
+    const p99s: Record<string, number> = {};
+    say(`streams: ${STREAMS.join(', ')} at once, first token at 200 ms then 20 chunks 100 ms apart; the fake advertises 1,000 streams per HTTP/2 connection`);
+    try {
+      for (const n of STREAMS) {
+        for (const name of names) {
+          const { proc, key, upstream } = running[name];
+          const fakeStats = async (method: 'GET' | 'DELETE') =>
+            (await (await upstream.request({ method, path: '/_fake/connections' })).body.json()) as {
+              peak: number;
+              http2: { sessions: number; peakSessions: number; peakStreams: number };
+            };
+          const before = await fakeStats('DELETE');
+          const pid = proc.child.pid!;
+          const startRss = rssMiB(pid);
+          let peakRss = startRss;
+          const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 50);
+          let warmRss = 0;
+          const r = await streamLoad(proc.url, key, n, payload, () => ((warmRss = peakRss), (peakRss = rssMiB(pid))));
+          clearInterval(sampler);
+          const after = await fakeStats('GET');
+          p99s[`${name} ${n}`] = r.p99;
+          const sessions = after.http2.sessions - before.http2.sessions;
+          say(
+            `streams ${String(n).padStart(5)} ${name.padEnd(14)} complete p50 ${r.p50} ms p99 ${r.p99} ms (first byte p99 ${r.ttfbP99} ms), ` +
+              `errors ${r.errors}${r.errors ? ` ${JSON.stringify(r.failures)}` : ''}, upstream connections ${after.peak}` +
+              (name.endsWith('h2') ? ` (HTTP/2: ${after.http2.peakSessions} at most, ${sessions} made, at most ${after.http2.peakStreams} streams on one)` : '') +
+              `, RSS ${startRss.toFixed(0)} → ${warmRss.toFixed(0)} after the connections' first requests → peak ${peakRss.toFixed(0)} MiB streaming; load generator CPU ${(r.driverCpuMs / 1000).toFixed(1)} s in ${(r.wallMs / 1000).toFixed(1)} s`,
+          );
+        }
+        const ratio = p99s[`gateway-h2 ${n}`] / p99s[`bare-h2 ${n}`];
+        if (Number.isFinite(ratio)) say(`streams ${String(n).padStart(5)} p99 gateway-h2 / bare-h2 = ${ratio.toFixed(2)}${n === 1000 ? ' (target <= 1.20)' : ''}`);
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  }
+
+  // SIGINT: a gateway skips its load-balancer delay; under BENCH_PROFILE, wait for the profiled one to write its profile.
+  const profiledExit = new Promise((r) => profiled.once('exit', r));
+  for (const c of children) c.kill(gateways.has(c) ? 'SIGINT' : 'SIGTERM');
+  await Promise.race([profiledExit, sleep(PROFILE ? 15_000 : 500)]);
+  await plainFake.close();
   if (PROFILE) say(`gateway CPU profile written to ${PROFILE} (summary: node dist/bench/profile-top.js ${PROFILE}/<file>.cpuprofile)`);
   await redis.stop();
 }

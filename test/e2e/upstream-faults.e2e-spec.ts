@@ -4,24 +4,21 @@ import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { startFake } from '../support/gateway.js';
 import { clusterEnv, saveFigures, startProcess, timed, type AppProcess } from '../support/processes.js';
 import { freePort, startRedis, type RunningRedis } from '../support/redis-server.js';
+import { fakeTls, trustEnv } from '../support/tls.js';
 
-/** Issue 5, fault 4: Copilot misbehaving, against a real gateway process with short timeouts. */
+/**
+ * Issue 5, fault 4: Copilot misbehaving, against a real gateway process with short timeouts; each
+ * test over HTTP/1.1 (plain HTTP) and over HTTP/2 (HTTPS, ALPN, UPSTREAM_HTTP2 on), where a reset is
+ * a RST_STREAM of the one stream and a GOAWAY refuses it and ends the connection once the others on
+ * it are done (on HTTP/1.1 both are a reset connection).
+ */
 const KEY = 'ghu_faultsfaultsfaultsfaultsfaults0123';
 let redis: RunningRedis;
-let fake: FakeCopilot;
-let gw: AppProcess;
 
 beforeAll(async () => {
   redis = await startRedis();
-  fake = await startFake({ acceptAnyToken: true });
-  gw = await startProcess(
-    'gateway',
-    clusterEnv(redis.url, fake.url, { UPSTREAM_HEADERS_TIMEOUT_MS: '500', UPSTREAM_BODY_TIMEOUT_MS: '500', RATE_LIMIT_REQUESTS: '1000000', HTTP_MAX_CONNECTIONS: '64' }),
-  );
 });
 afterAll(async () => {
-  await gw?.kill();
-  await fake?.stop();
   await redis?.stop();
 });
 
@@ -34,7 +31,31 @@ const ask = (base: string, extra: Record<string, unknown>) =>
 
 const error = (body: string) => JSON.parse(body).error;
 
-describe('upstream misbehaving', () => {
+describe.each([
+  { transport: 'HTTP/1.1', tls: false },
+  { transport: 'HTTP/2', tls: true },
+])('upstream misbehaving over $transport', ({ tls }) => {
+  let fake: FakeCopilot;
+  let gw: AppProcess;
+  const scheme = tls ? 'https' : 'http';
+  const env = (extra: Record<string, string> = {}) =>
+    clusterEnv(redis.url, fake.url, { REDIS_KEY_PREFIX: `faults-${scheme}:`, ...(tls ? trustEnv() : {}), ...extra });
+
+  beforeAll(async () => {
+    fake = await startFake({ acceptAnyToken: true, ...(tls ? { tls: fakeTls() } : {}) });
+    gw = await startProcess(
+      'gateway',
+      env({ UPSTREAM_HEADERS_TIMEOUT_MS: '500', UPSTREAM_BODY_TIMEOUT_MS: '500', RATE_LIMIT_REQUESTS: '1000000', HTTP_MAX_CONNECTIONS: '64' }),
+    );
+    // Every test below goes to Copilot over this transport.
+    expect((await ask(gw.url, {})).status).toBe(200);
+    expect(fake.http2.sessions > 0).toBe(tls);
+  });
+  afterAll(async () => {
+    await gw?.kill();
+    await fake?.stop();
+  });
+
   it('headers that never come: 504 after UPSTREAM_HEADERS_TIMEOUT_MS', async () => {
     const r = await ask(gw.url, { fake_fault: 'slow_headers', fake_delay_ms: 3000 });
     expect(r.status).toBe(504);
@@ -54,7 +75,7 @@ describe('upstream misbehaving', () => {
 
   it('connection refused: 502 after the retries, quickly', async () => {
     const closed = await freePort();
-    const other = await startProcess('gateway', clusterEnv(redis.url, fake.url, { COPILOT_API_URL: `http://127.0.0.1:${closed}`, REDIS_KEY_PREFIX: 'refused:' }));
+    const other = await startProcess('gateway', env({ COPILOT_API_URL: `${scheme}://127.0.0.1:${closed}`, REDIS_KEY_PREFIX: `refused-${scheme}:` }));
     try {
       const r = await ask(other.url, {});
       expect([502, 503]).toContain(r.status);
@@ -70,13 +91,42 @@ describe('upstream misbehaving', () => {
     ['truncated JSON', 'truncated_json', 502, 'upstream_invalid_response'],
     ['an HTML 500 page', 'html_500', 502, 'upstream_error'],
     ['a 200 whose body is not JSON', 'not_json', 502, 'upstream_invalid_response'],
-    ['a reset connection', 'reset', 502, 'upstream_unreachable'],
+    ['a reset connection (HTTP/2: a reset stream)', 'reset', 502, 'upstream_unreachable'],
+    ['a GOAWAY (HTTP/1.1: a reset connection)', 'goaway', 502, 'upstream_unreachable'],
   ])('%s: a clean OpenAI error', async (_name, fault, status, code) => {
     const r = await ask(gw.url, { fake_fault: fault });
     expect(r.status).toBe(status);
     const e = error(r.body);
     expect(e).toMatchObject({ type: 'upstream_error', code });
     expect(e.message).not.toMatch(/<|html|Unicorn/i);
+  });
+
+  const networkErrors = async () => ((await (await fetch(`${gw.url}/stats`)).json()).upstream_errors_by_status.network ?? 0) as number;
+
+  it.each([
+    ['a GOAWAY (HTTP/1.1: a reset connection)', 'goaway'],
+    ['a reset stream (HTTP/1.1: a reset connection)', 'reset'],
+  ] as const)('%s before the first byte is retried: the client gets the whole stream', async (_name, fault) => {
+    const before = await networkErrors();
+    fake.faultNext('chat', fault);
+    const r = await ask(gw.url, { stream: true });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('"finish_reason":"stop"');
+    expect(r.body).not.toContain('"error"');
+    expect(r.body.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(await networkErrors()).toBe(before + 1);
+  });
+
+  it.each([
+    ['a GOAWAY (HTTP/1.1: a reset connection)', 'goaway_mid_stream'],
+    ['a reset stream (HTTP/1.1: a reset connection)', 'reset_mid_stream'],
+  ])('%s after the first byte ends the stream with an error event and [DONE]', async (_name, fault) => {
+    const r = await ask(gw.url, { fake_fault: fault, stream: true });
+    expect(r.status).toBe(200);
+    const events = r.body.split('\n\n').filter(Boolean);
+    expect(events[0]).toContain('"content":"Hel"');
+    expect(JSON.parse(events.at(-2)!.slice(6)).error).toMatchObject({ type: 'upstream_error', code: 'upstream_unreachable' });
+    expect(events.at(-1)).toBe('data: [DONE]');
   });
 
   it('leaks no upstream connection and no file descriptor over 2 × 1000 faulty requests', async () => {
@@ -86,6 +136,7 @@ describe('upstream misbehaving', () => {
       { fake_fault: 'html_500' },
       { fake_fault: 'not_json' },
       { fake_fault: 'reset' },
+      { fake_fault: 'goaway' },
       { fake_fault: 'stall', stream: true },
       { fake_fault: 'slow_headers', fake_delay_ms: 2000 },
       { stream: true },
@@ -114,7 +165,7 @@ describe('upstream misbehaving', () => {
     const second = await round();
     const afterSecond = { fake: fake.openConnections, fds: fds(), pools: await upstream() };
     const figures = { first_round: first, second_round: second, fds_before: fdsBefore, after_first: afterFirst, after_second: afterSecond };
-    saveFigures('upstream-faults', figures);
+    saveFigures(tls ? 'upstream-faults-http2' : 'upstream-faults', figures);
 
     for (const statuses of [first, second]) {
       expect(Object.keys(statuses).sort()).toEqual(['200', '502', '504']);

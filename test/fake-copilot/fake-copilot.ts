@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { constants as h2, createSecureServer, type Http2SecureServer, type Http2ServerResponse } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A stand-in for GitHub and the Copilot API in one HTTP server, behaving as
@@ -19,6 +20,10 @@ import type { AddressInfo } from 'node:net';
  * `gpt-5.4`): stateless as Copilot is (`store` must be false, `previous_response_id` and
  * `service_tier` refused), reasoning items with `encrypted_content`, function calls, and the
  * stream quirks seen from the real service as knobs (see `responses()`).
+ *
+ * With `tls` it serves HTTPS, HTTP/2 and HTTP/1.1 by ALPN as GitHub and Copilot do, and counts
+ * what the transport carried (`http2`, `peakConnections`; `GET /_fake/connections` for another
+ * process). Its "reset" is then a RST_STREAM of the one stream, and `goaway` a GOAWAY.
  */
 
 export interface FakeUser {
@@ -35,6 +40,8 @@ export interface ScriptedResponse {
   headers?: Record<string, string>;
   /** delay before the status line */
   delayMs?: number;
+  /** instead of an answer, this fault (see `misbehave()`; the status is not sent) */
+  fault?: 'reset' | 'goaway';
 }
 
 export interface FakeOptions {
@@ -93,6 +100,13 @@ export interface FakeOptions {
   whitespaceArgsOnly?: boolean;
   /** `/responses` takes `store: true` and ignores it (default: 400, Copilot keeps no responses). */
   acceptStore?: boolean;
+  /**
+   * Serve HTTPS with this key and certificate: HTTP/2 and HTTP/1.1 by ALPN. Clients trust it
+   * through NODE_EXTRA_CA_CERTS (test/support/tls.ts). Without it: plain HTTP/1.1.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** with `tls`: the SETTINGS_MAX_CONCURRENT_STREAMS advertised (nghttp2 refuses streams past it); default 100 */
+  maxConcurrentStreams?: number;
 }
 
 /** Prompt tokens every fake call reports, and how many of them count as cached when the request asks for caching. */
@@ -242,7 +256,7 @@ export class FakeCopilot {
   /** copilot token → expiry (epoch ms) */
   private readonly tokens = new Map<string, number>();
   private readonly scripted: { route: string; response: ScriptedResponse }[] = [];
-  private server!: Server;
+  private server!: Server | Http2SecureServer;
   url = '';
 
   readonly counters = {
@@ -294,34 +308,80 @@ export class FakeCopilot {
   lastChatRaw = '';
   /** every Copilot token handed out, for tests that look for them where they must not be */
   readonly issuedTokens: string[] = [];
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<Socket>();
+  /** the most TCP connections open at once, since start or resetPeaks() */
+  peakConnections = 0;
+  /**
+   * HTTPS mode: HTTP/2 sessions made, open now and at most at once (since resetPeaks()), streams,
+   * the most streams one session carried at once, and streams reset (RST_STREAM, mostly by the
+   * client) before the fake had finished its answer.
+   */
+  readonly http2 = { sessions: 0, openSessions: 0, peakSessions: 0, streams: 0, peakStreams: 0, streamsReset: 0 };
+  /** the HTTP version ('1.1', '2.0') each route (`GET /models`) last came over */
+  readonly httpVersions = new Map<string, string>();
 
   /** TCP connections open to the fake right now (the leak tests count them). */
   get openConnections(): number {
     return this.sockets.size;
   }
 
+  /** Peaks start again from what is open now. */
+  resetPeaks(): void {
+    this.peakConnections = this.sockets.size;
+    this.http2.peakSessions = this.http2.openSessions;
+    this.http2.peakStreams = 0;
+  }
+
+  /** What `GET /_fake/connections` answers. */
+  connectionStats() {
+    return { open: this.sockets.size, peak: this.peakConnections, http2: { ...this.http2 } };
+  }
+
   constructor(readonly options: FakeOptions = {}) {}
 
   async start(port = 0, host = '127.0.0.1'): Promise<this> {
-    this.server = createServer((req, res) => {
+    // HTTP/2's compat request and response answer the calls the handlers make, as HTTP/1.1's do.
+    const handler = (req: IncomingMessage, res: ServerResponse) =>
       this.handle(req, res).catch((err) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(String(err));
       });
-    });
-    this.server.keepAliveTimeout = 60_000;
-    this.server.on('connection', (socket) => {
+    const { tls } = this.options;
+    if (tls) {
+      const server = createSecureServer(
+        { ...tls, allowHTTP1: true, settings: { maxConcurrentStreams: this.options.maxConcurrentStreams ?? 100 } },
+        handler as unknown as Parameters<typeof createSecureServer>[1],
+      );
+      server.on('session', (session) => {
+        this.http2.sessions++;
+        this.http2.peakSessions = Math.max(this.http2.peakSessions, ++this.http2.openSessions);
+        let open = 0;
+        session.on('stream', (stream) => {
+          this.http2.streams++;
+          this.http2.peakStreams = Math.max(this.http2.peakStreams, ++open);
+          stream.once('aborted', () => this.http2.streamsReset++);
+          stream.once('close', () => open--);
+        });
+        session.once('close', () => this.http2.openSessions--);
+      });
+      this.server = server;
+    } else {
+      const server = createServer(handler);
+      server.keepAliveTimeout = 60_000;
+      this.server = server;
+    }
+    this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
+      this.peakConnections = Math.max(this.peakConnections, this.sockets.size);
       socket.once('close', () => this.sockets.delete(socket));
     });
     await new Promise<void>((resolve) => this.server.listen({ port, host, backlog: 4096 }, resolve));
-    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://${host}:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -334,6 +394,11 @@ export class FakeCopilot {
   script(route: 'chat' | 'messages' | 'responses' | 'models' | 'embeddings' | 'exchange' | 'user', response: ScriptedResponse, times = 1): this {
     for (let i = 0; i < times; i++) this.scripted.push({ route, response });
     return this;
+  }
+
+  /** The next call(s) to `route` meet this fault instead of an answer (see `misbehave()`), then it answers again. */
+  faultNext(route: 'chat' | 'messages' | 'responses' | 'models' | 'embeddings', fault: 'reset' | 'goaway', times = 1): this {
+    return this.script(route, { status: 0, fault }, times);
   }
 
   /** Every Copilot token issued so far goes stale: the next call with one answers 401. */
@@ -386,6 +451,7 @@ export class FakeCopilot {
   }
 
   private async answerScripted(req: IncomingMessage, res: ServerResponse, s: ScriptedResponse) {
+    if (s.fault) return this.misbehave(req, res, { fake_fault: s.fault });
     if (s.delayMs) {
       const gone = await waitOrClose(req, res, s.delayMs);
       if (gone) {
@@ -412,6 +478,13 @@ export class FakeCopilot {
     const url = new URL(req.url ?? '/', 'http://fake');
     const auth = req.headers.authorization ?? '';
     const route = `${req.method} ${url.pathname}`;
+    this.httpVersions.set(route, req.httpVersion);
+
+    if (route === 'GET /_fake/connections') return json(res, 200, this.connectionStats());
+    if (route === 'DELETE /_fake/connections') {
+      this.resetPeaks();
+      return json(res, 200, this.connectionStats());
+    }
 
     if (route === 'POST /login/device/code') {
       this.counters.deviceStarts++;
@@ -611,7 +684,9 @@ export class FakeCopilot {
   /**
    * Failures real upstreams produce, chosen per request by the body's `fake_fault` (so retries of
    * one request meet the same fault): headers that come late, a stream that stops mid-way, a body
-   * cut off, an HTML error page, a 200 that is not JSON, a reset connection.
+   * cut off, an HTML error page, a 200 that is not JSON, a reset connection (over HTTP/2 a
+   * RST_STREAM of this stream only), a GOAWAY (over HTTP/1.1 a reset connection), and either after
+   * the stream's first event (`reset_mid_stream`, `goaway_mid_stream`); see `cut()`.
    */
   private async misbehave(req: IncomingMessage, res: ServerResponse, chat: any) {
     switch (chat.fake_fault) {
@@ -627,7 +702,7 @@ export class FakeCopilot {
         const text = '{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis';
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length + 200 });
         res.write(text);
-        return void setTimeout(() => res.destroy(), 5);
+        return void setTimeout(() => this.cut(req, res, 'reset'), 5);
       }
       case 'truncated_json':
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -639,10 +714,32 @@ export class FakeCopilot {
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end('OK');
       case 'reset':
-        return void req.socket.destroy();
+      case 'goaway':
+        return this.cut(req, res, chat.fake_fault);
+      case 'reset_mid_stream':
+      case 'goaway_mid_stream':
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ id: 'chatcmpl-cut', created: 0, model: chat.model, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }] })}\n\n`);
+        return void setTimeout(() => this.cut(req, res, chat.fake_fault.replace('_mid_stream', '')), 20);
       default:
         return json(res, 400, { error: { message: `unknown fake_fault ${chat.fake_fault}`, code: 'invalid_request_body' } });
     }
+  }
+
+  /**
+   * Over HTTP/2 a reset is a RST_STREAM (INTERNAL_ERROR) of this stream only, and a GOAWAY refuses
+   * this stream (RST_STREAM REFUSED_STREAM: the client may retry it) and closes the session, which
+   * sends the GOAWAY and lets the other streams finish. Over HTTP/1.1 both close the connection.
+   * Not `session.goaway(code, last)` nor `session.destroy()`: with streams reset on the same
+   * session, Node 20's http2 server corrupts its heap and aborts ("corrupted size vs. prev_size").
+   */
+  private cut(req: IncomingMessage, res: ServerResponse, how: 'reset' | 'goaway') {
+    const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+    if (!stream) return void req.socket.destroy();
+    const session = stream.session;
+    if (!session || session.destroyed) return;
+    stream.close(how === 'reset' ? h2.NGHTTP2_INTERNAL_ERROR : h2.NGHTTP2_REFUSED_STREAM);
+    if (how === 'goaway' && !session.closed) session.close();
   }
 
   /** Cached prompt tokens for this call: the per-request knob, the option, else CACHE_HIT_TOKENS when the request asks for caching. */
@@ -689,17 +786,20 @@ export class FakeCopilot {
 
   private async stream(req: IncomingMessage, res: ServerResponse, chat: any) {
     const eol = this.options.crlf ? '\r\n' : '\n';
-    // A request may ask for its own stream shape (the benchmark's slow streams do).
+    // A request may ask for its own stream shape (the benchmark's slow streams do):
+    // `fake_stream: {events, interval_ms, first_ms}`.
     const shape = chat.fake_stream ?? {};
     const n = Number(shape.events ?? this.options.streamEvents ?? 5);
     const gap = Number(shape.interval_ms ?? this.options.streamIntervalMs ?? 0);
+    // the first content event's delay (a model's time to first token); the gap by default
+    const first = Number(shape.first_ms ?? gap);
     const split = this.options.splitWrites ?? true;
     const id = `chatcmpl-${randomBytes(6).toString('hex')}`;
     const created = Math.floor(Date.now() / 1000);
     const filter = { hate: { filtered: false, severity: 'safe' } };
     let closed = false;
     res.on('close', () => {
-      if (!res.writableFinished) {
+      if (!answered(res)) {
         closed = true;
         this.counters.streamsCancelled++;
       }
@@ -740,8 +840,8 @@ export class FakeCopilot {
     // one event without pushing every later one back.
     const t0 = Date.now();
     for (let i = 0; i < n && !closed; i++) {
-      const due = t0 + (i + 1) * gap - Date.now();
-      if (gap) await new Promise((r) => setTimeout(r, Math.max(0, due)));
+      const due = t0 + first + i * gap - Date.now();
+      if (gap || first) await new Promise((r) => setTimeout(r, Math.max(0, due)));
       if (closed) return;
       const delta = i === 0 ? { role: 'assistant', content: words[0] + pad } : { content: words[i % words.length] + pad };
       await send({ choices: [{ index: 0, delta, content_filter_offsets: { check_offset: 1, start_offset: 0, end_offset: 5 }, content_filter_results: filter }], created, id, model: chat.model, system_fingerprint: 'fp_fake' });
@@ -936,7 +1036,7 @@ export class FakeCopilot {
     const send = this.sseWriter(res);
     let closed = false;
     res.on('close', () => {
-      if (!res.writableFinished) {
+      if (!answered(res)) {
         closed = true;
         this.counters.streamsCancelled++;
       }
@@ -1224,7 +1324,7 @@ export class FakeCopilot {
     const send = this.sseWriter(res);
     let closed = false;
     res.on('close', () => {
-      if (!res.writableFinished) {
+      if (!answered(res)) {
         closed = true;
         this.counters.streamsCancelled++;
       }
@@ -1326,6 +1426,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The fake finished its answer (over HTTP/2 writableFinished is true for a reset stream too). */
+function answered(res: ServerResponse): boolean {
+  const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+  return stream ? res.writableEnded && !stream.aborted : res.writableFinished;
 }
 
 /** Waits, unless the client leaves first (returns true then). */

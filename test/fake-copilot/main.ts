@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { FakeCopilot } from './fake-copilot.js';
 
 /**
@@ -7,7 +8,9 @@ import { FakeCopilot } from './fake-copilot.js';
  * FAKE_REQUIRE_EDITOR_VERSION=<v> answers 466 to other editor-versions; FAKE_LATE_USAGE=true sends
  * chat stream usage in a chunk of its own after the finish chunk. FAKE_ITEM_ID_MISMATCH=true|all gives
  * /responses stream items other ids in output_item.done; FAKE_WHITESPACE_ARGS=N streams N whitespace
- * argument deltas before each /responses function call's arguments.
+ * argument deltas before each /responses function call's arguments. FAKE_TLS_KEY and FAKE_TLS_CERT
+ * (PEM files) serve HTTPS, HTTP/2 and HTTP/1.1 by ALPN, advertising FAKE_MAX_CONCURRENT_STREAMS
+ * streams per connection (default 100).
  */
 const port = Number(process.argv[2] ?? process.env.FAKE_PORT ?? 0);
 const fake = await new FakeCopilot({
@@ -19,6 +22,10 @@ const fake = await new FakeCopilot({
   ...(process.env.FAKE_LATE_USAGE === 'true' ? { lateUsage: true } : {}),
   ...(process.env.FAKE_ITEM_ID_MISMATCH ? { itemIdMismatch: process.env.FAKE_ITEM_ID_MISMATCH === 'all' ? ('all' as const) : process.env.FAKE_ITEM_ID_MISMATCH === 'true' } : {}),
   ...(process.env.FAKE_WHITESPACE_ARGS ? { whitespaceArgs: Number(process.env.FAKE_WHITESPACE_ARGS) } : {}),
+  ...(process.env.FAKE_TLS_KEY && process.env.FAKE_TLS_CERT
+    ? { tls: { key: readFileSync(process.env.FAKE_TLS_KEY), cert: readFileSync(process.env.FAKE_TLS_CERT) } }
+    : {}),
+  ...(process.env.FAKE_MAX_CONCURRENT_STREAMS ? { maxConcurrentStreams: Number(process.env.FAKE_MAX_CONCURRENT_STREAMS) } : {}),
 }).start(port);
 console.log(fake.url);
 process.on('SIGTERM', () => fake.stop().then(() => process.exit(0)));

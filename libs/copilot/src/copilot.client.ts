@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { AppConfig } from '#libs/config';
 import { ApiError } from './api-error.js';
 import { CallSignal, onAbort, type AnySignal } from './call-signal.js';
+import { MultiplexPool } from './multiplex-pool.js';
 import { describeNetworkError } from './upstream-errors.js';
 
 /** The identity headers GitHub and Copilot expect from an editor (COPILOT_* settings). */
@@ -134,6 +135,12 @@ export interface UpstreamCall {
 const BODY_HIGH_WATER_MARK = 16 * 1024;
 
 /**
+ * Streams on one HTTP/2 connection when Copilot would allow more: past this a new connection is
+ * opened (a GOAWAY or a lost connection then fails fewer streams at once).
+ */
+const MAX_STREAMS_PER_CONNECTION = 1000;
+
+/**
  * GitHub and Copilot over undici Pools, one per origin, so keep-alive connections are shared by
  * every request of the process (HTTP_MAX_CONNECTIONS each).
  */
@@ -142,6 +149,8 @@ const GITHUB_WEB_TIMEOUT_MS = 15_000;
 
 export class CopilotClient {
   private readonly pools = new Map<string, Pool>();
+  /** the Copilot API's origins over HTTP/2 (UPSTREAM_HTTP2), beside GitHub's Pools even for one origin */
+  private readonly multiplexed = new Map<string, MultiplexPool>();
   /** API base → origin and path prefix; the bases are the few Copilot endpoints tokens name. */
   private readonly targets = new Map<string, { origin: string; base: string }>();
   private readonly identity: Record<string, string>;
@@ -161,6 +170,27 @@ export class CopilotClient {
         pipelining: 1,
       });
       this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * The Copilot API's dispatcher for an origin: with UPSTREAM_HTTP2 and HTTPS, streams share a few
+   * connections, as many per connection as Copilot's SETTINGS allow (ALPN may still answer
+   * HTTP/1.1); otherwise the Pool GitHub's hosts use.
+   */
+  private apiPool(origin: string): Dispatcher {
+    if (!this.config.upstream.http2 || !origin.startsWith('https:')) return this.pool(origin);
+    let pool = this.multiplexed.get(origin);
+    if (!pool) {
+      pool = new MultiplexPool(origin, {
+        connections: this.config.upstream.maxConnections,
+        maxStreams: MAX_STREAMS_PER_CONNECTION,
+        headersTimeout: this.config.upstream.headersTimeoutMs,
+        bodyTimeout: this.config.upstream.bodyTimeoutMs,
+        keepAliveTimeout: 30_000,
+      });
+      this.multiplexed.set(origin, pool);
     }
     return pool;
   }
@@ -334,7 +364,7 @@ export class CopilotClient {
       timedOut = true;
       signal.abort();
     }, this.config.upstream.headersTimeoutMs);
-    return this.pool(origin)
+    return this.apiPool(origin)
       .request({ method: call.method, path: base + call.path, headers, body: call.body, signal, highWaterMark: BODY_HIGH_WATER_MARK })
       .then(
         (res) => {
@@ -365,9 +395,13 @@ export class CopilotClient {
   /** Open upstream connections per origin, as undici counts them (for /stats and the leak tests). */
   connections(): Record<string, { connected: number; free: number; pending: number; running: number }> {
     const out: Record<string, { connected: number; free: number; pending: number; running: number }> = {};
-    for (const [origin, pool] of this.pools) {
+    for (const [origin, pool] of [...this.pools, ...this.multiplexed]) {
       const { connected, free, pending, running } = pool.stats;
-      out[origin] = { connected, free, pending, running };
+      const o = (out[origin] ??= { connected: 0, free: 0, pending: 0, running: 0 });
+      o.connected += connected;
+      o.free += free;
+      o.pending += pending;
+      o.running += running;
     }
     return out;
   }
@@ -378,8 +412,9 @@ export class CopilotClient {
 
   /** Lets requests in flight finish for up to a second, then cuts what is left (shutdown must end). */
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
+    const pools = [...this.pools.values(), ...this.multiplexed.values()];
     this.pools.clear();
+    this.multiplexed.clear();
     await Promise.allSettled(
       pools.map(async (p) => {
         const timer = setTimeout(() => p.destroy().catch(() => {}), 1000);

@@ -71,11 +71,25 @@ export function upstreamFailure(err: unknown): ApiError {
   return new ApiError(502, `Could not reach Copilot: ${describeNetworkError(err)}`, 'upstream_error', 'upstream_unreachable');
 }
 
+/**
+ * Failures before the first byte that a new attempt may not meet: the connection refused, reset or
+ * timed out on connect. Over HTTP/2, as a reset connection on HTTP/1.1: a reset stream (Node's
+ * ERR_HTTP2_STREAM_ERROR, REFUSED_STREAM for one past a GOAWAY's last stream; undici's
+ * InformationalError for one closed without an error code), a session that went away or failed
+ * under it (undici's SocketError, Node's ERR_HTTP2_*SESSION*, ERR_HTTP2_ERROR when nghttp2 would
+ * not open the stream).
+ */
 export function isRetryableNetworkError(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
   return (
     err instanceof undiciErrors.ConnectTimeoutError ||
     err instanceof undiciErrors.SocketError ||
+    err instanceof undiciErrors.InformationalError ||
+    code === 'ERR_HTTP2_STREAM_ERROR' ||
+    code === 'ERR_HTTP2_GOAWAY_SESSION' ||
+    code === 'ERR_HTTP2_SESSION_ERROR' ||
+    code === 'ERR_HTTP2_INVALID_SESSION' ||
+    code === 'ERR_HTTP2_ERROR' ||
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
