@@ -39,7 +39,10 @@ describe('the /auth/device page', () => {
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     await page.goto(`${gw.url}/auth/device`);
     await page.click('#start');
-    const code = (await page.locator('#user-code').textContent({ timeout: 5000 }))!;
+    // textContent does not wait for the text: the element is in the page, empty, before the start
+    // answers. On a loaded box it was read empty, and the denial went to no device at all.
+    await page.locator('#step-code').waitFor({ state: 'visible', timeout: 10_000 });
+    const code = (await page.locator('#user-code').textContent())!;
     expect(code).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}$/);
     expect(await page.locator('#open-github').getAttribute('href')).toBe(`${fake.url}/login/device?user_code=${code}`);
 
@@ -75,7 +78,10 @@ describe('the /auth/device page', () => {
     page.on('pageerror', (e) => seen.push(`pageerror ${e.message}`));
     await page.goto(`${gw.url}/auth/device`);
     await page.click('#start');
-    const code = (await page.locator('#user-code').textContent({ timeout: 5000 }))!;
+    // textContent does not wait for the text: the element is in the page, empty, before the start
+    // answers. On a loaded box it was read empty, and the denial went to no device at all.
+    await page.locator('#step-code').waitFor({ state: 'visible', timeout: 10_000 });
+    const code = (await page.locator('#user-code').textContent())!;
     fake.denyDevice(code);
     // On a loaded machine a poll can meet GitHub's slow_down (+5 s) or a passing 5xx, after which the
     // page doubles its interval (1, 2, 4, … s): the denial still shows, later.

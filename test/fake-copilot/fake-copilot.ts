@@ -416,7 +416,8 @@ export class FakeCopilot {
 
   denyDevice(userCode: string): void {
     const d = [...this.devices.values()].find((x) => x.userCode === userCode);
-    if (d) d.state = 'denied';
+    if (!d) throw new Error(`no device session for ${userCode}`);
+    d.state = 'denied';
   }
 
   /** The next poll for this code answers slow_down with a 5 s longer interval. */
