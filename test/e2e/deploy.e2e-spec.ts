@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, type AppRole } from '#libs/config';
 import { APPS } from '../../apps/all/src/apps.js';
-import { freePort } from '../support/redis-server.js';
+import { freePort, spawnRedis, stopRedisProcess } from '../support/redis-server.js';
 
 /** The compose stack and the image, checked without a Docker engine (none runs here). */
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }); // Compose applies <<: merge keys
@@ -191,7 +191,7 @@ describe('docker-compose.yml, profile sentinel', () => {
     };
     try {
       const [server, ...args] = services['redis-primary'].command as string[];
-      procs.push(await startUntil([server, ...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], 'Ready to accept connections'));
+      procs.push(await spawnRedis(server, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], 'Ready to accept connections'));
       const primary = client(port);
       expect(await primary.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
       expect(await primary.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
@@ -201,7 +201,7 @@ describe('docker-compose.yml, profile sentinel', () => {
       expect(confPath).toBe('/data/sentinel.conf');
       const conf = sentinelConf.map((l) => l.replace('port 26379', `port ${sentinelPort}`).replace('redis-primary 6379', `localhost ${port}`));
       writeFileSync(join(dir, 'sentinel.conf'), [...conf, 'bind 127.0.0.1', `dir ${dir}`].join('\n'));
-      procs.push(await startUntil(['redis-server', join(dir, 'sentinel.conf'), '--sentinel', ...extra], '+monitor master cgw'));
+      procs.push(await spawnRedis('redis-server', [join(dir, 'sentinel.conf'), '--sentinel', ...extra], '+monitor master cgw'));
       const s = client(sentinelPort);
       expect(await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'cgw')).toEqual(['localhost', String(port)]);
       const flat = (await s.call('SENTINEL', 'MASTER', 'cgw')) as string[];
@@ -210,34 +210,12 @@ describe('docker-compose.yml, profile sentinel', () => {
       expect(readFileSync(join(dir, 'sentinel.conf'), 'utf8')).toMatch(/^sentinel announce-ip "sentinel-1"$/m);
     } finally {
       clients.forEach((c) => c.disconnect());
-      await Promise.all(procs.map(stop));
+      await Promise.all(procs.map(stopRedisProcess));
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-/** Starts a Redis binary and resolves once its log says `ready`. */
-async function startUntil([command, ...args]: string[], ready: string): Promise<ChildProcess> {
-  if (spawnSync(command, ['--version']).error) throw new Error(`This test needs ${command} (Debian/Ubuntu: apt-get install -y redis-server).`);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(ready)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`${command} did not start: ${out}`)), 10_000).unref();
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 /**
  * deploy/nginx.conf's locations, and which one nginx picks for a URI: an exact (=) match, else the

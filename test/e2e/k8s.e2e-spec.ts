@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
 import { loadConfig, type AppRole } from '#libs/config';
-import { freePort } from '../support/redis-server.js';
+import { freePort, spawnRedis, stopRedisProcess } from '../support/redis-server.js';
 
 /**
  * k8s/ without a cluster: the kustomizations built by kubectl (Debian's kubernetes-client), every
@@ -435,8 +435,8 @@ describe('k8s/overlays/sentinel', () => {
         return c;
       };
       try {
-        procs.push(await startUntil(['redis-server', join(r.dir, 'redis.conf')], 'Ready to accept connections'));
-        procs.push(await startUntil(['redis-server', join(r.dir, 'sentinel.conf'), '--sentinel'], '+monitor master cgw'));
+        procs.push(await spawnRedis('redis-server', [join(r.dir, 'redis.conf')], 'Ready to accept connections'));
+        procs.push(await spawnRedis('redis-server', [join(r.dir, 'sentinel.conf'), '--sentinel'], '+monitor master cgw'));
 
         await expect(client(port).ping()).rejects.toThrow(/NOAUTH/);
         const redis = client(port, SECRET_VALUES.REDIS_PASSWORD);
@@ -457,31 +457,9 @@ describe('k8s/overlays/sentinel', () => {
         expect([master.runid, master.flags, master.quorum]).toEqual([runId, 'master', '2']);
       } finally {
         clients.forEach((c) => c.disconnect());
-        await Promise.all(procs.map(stop));
+        await Promise.all(procs.map(stopRedisProcess));
       }
     });
   });
 });
 
-/** Starts a Redis binary and resolves once its log says `ready`. */
-async function startUntil([command, ...args]: string[], ready: string): Promise<ChildProcess> {
-  if (spawnSync(command, ['--version']).error) throw new Error(`This test needs ${command} (Debian/Ubuntu: apt-get install -y redis-server).`);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(ready)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`${command} did not start: ${out}`)), 10_000).unref();
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}

@@ -74,6 +74,14 @@ export async function spawnRedis(command: string, args: string[], ready: string)
   return child;
 }
 
+/** SIGTERMs a process spawnRedis started and waits for it to be gone (Redis saves and exits). */
+export async function stopRedisProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** SIGKILLs the server and waits for it to be gone: Redis down, connections reset. */
 export async function killRedis(redis: RunningRedis): Promise<void> {
   if (redis.process.exitCode !== null || redis.process.signalCode !== null) return;
