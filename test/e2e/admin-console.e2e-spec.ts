@@ -1,10 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import OpenAI from 'openai';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { startFake, startGateway, type TestGateway } from '../support/gateway.js';
 
@@ -15,7 +16,6 @@ import { startFake, startGateway, type TestGateway } from '../support/gateway.js
  * edit limits, rotate, revoke and see the client refused; a wrong token refused with the API's
  * reason; screenshots in light and dark; axe-core in every view; a keyboard walk of every view.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';
 const ADMIN = `adm-${randomBytes(16).toString('hex')}`;
 const GH_MAIN = `ghu_${randomBytes(18).toString('hex')}`;
@@ -76,15 +76,11 @@ async function shot(p: Page, name: string, scheme: 'light' | 'dark') {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`The console test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
   fake = await startFake();
   fake.addUser(GH_MAIN, { login: 'octo-ops', id: 7001 });
   fake.addUser(GH_TEMP, { login: 'temp-account', id: 7002 });
   gw = await startGateway(fake, { ADMIN_TOKEN: ADMIN }, { redis: false });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gw.url });
   page = await newPage(context);

@@ -1,12 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import OpenAI from 'openai';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { startFake, startGateway, type TestGateway } from '../support/gateway.js';
 
 /** The /auth/device page in a real headless Chromium (Debian's package), as a person uses it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';
 
 let fake: FakeCopilot;
@@ -14,15 +14,10 @@ let gw: TestGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`The page test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).`);
   fake = await startFake({ deviceIntervalSeconds: 1 });
   // Every test starts a flow from 127.0.0.1: more than DEVICE_START_LIMIT's default a minute.
   gw = await startGateway(fake, { DEVICE_START_LIMIT: '1000' }, { redis: false });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 60_000);
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, freezeRedis, killRedis, spawnRedis, startRedis, thawRedis, type RunningRedis } from './redis-server.js';
+import { freePort, freezeRedis, killRedis, spawnRedis, startRedis, stopRedisProcess, thawRedis, type RunningRedis } from './redis-server.js';
 
 export interface SentinelOptions {
   masterName?: string;
@@ -200,11 +200,7 @@ async function startSentinel(masterName: string, primaryPort: number, opts: Sent
     port,
     process: child,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopRedisProcess(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -48,11 +48,7 @@ export async function startRedis(port?: number, opts: { persist?: boolean; dir?:
     dir,
     process: child,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopRedisProcess(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
