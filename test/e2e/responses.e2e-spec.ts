@@ -106,6 +106,51 @@ describe('native /responses quirks', () => {
   });
 });
 
+describe('the upstream connection after a stream', () => {
+  // Copilot's body ends a moment after response.completed, the last chunk in a read of its own.
+  let slowEnd: FakeCopilot;
+  let gw: TestGateway;
+  let k: string;
+  beforeAll(async () => {
+    slowEnd = await startFake({ responsesEndDelayMs: 30 });
+    gw = await startGateway(slowEnd, {}, { redis: false });
+    ({ key: k } = await accountWithKey(gw, slowEnd, 'slow-end'));
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await slowEnd?.stop();
+  });
+
+  it.each([
+    ['a Responses client', '/v1/responses', { input: 'Hi', store: false }, 'response.completed'],
+    ['a chat client', '/v1/chat/completions', { messages: [{ role: 'user', content: 'Hi' }] }, '[DONE]'],
+    ['an Anthropic client', '/v1/messages', { max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }, 'message_stop'],
+  ])('is kept after %s\'s stream, which ends at response.completed', async (_who, path, body, last) => {
+    const ask = async () => {
+      const t0 = performance.now();
+      const res = await call(gw, 'POST', path, { model: 'gpt-5-codex', stream: true, ...body }, k);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain(last);
+      expect(text).not.toMatch(/"type":"(error|response\.failed)"/);
+      return performance.now() - t0;
+    };
+    // Each after the last one's upstream body has ended (a call made before then needs a connection of its own).
+    const settled = () => new Promise((done) => setTimeout(done, 80));
+    await ask(); // the connection the rest may reuse
+    await settled();
+    const before = slowEnd.connectionsMade;
+    for (let i = 0; i < 5; i++) {
+      await ask();
+      await settled();
+    }
+    // Cutting the upstream body at the last event closed the socket: a new connection per stream.
+    expect(slowEnd.connectionsMade - before).toBe(0);
+    // and the client is not kept waiting for the end of the upstream body
+    expect(await ask()).toBeLessThan(300);
+  });
+});
+
 describe('errors and initiator', () => {
   it.each([
     ['no input', { model: 'gpt-4o' }, 400],

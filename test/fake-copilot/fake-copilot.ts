@@ -52,6 +52,11 @@ export interface FakeOptions {
   /** stream shape: content events per completion and the gap between them */
   streamEvents?: number;
   streamIntervalMs?: number;
+  /**
+   * /responses streams: the body ends this long after the final event (`fake_stream.end_delay_ms`
+   * per request), as a real server's last chunk can arrive in a read of its own
+   */
+  responsesEndDelayMs?: number;
   /** split every stream write at random byte offsets (default true) */
   splitWrites?: boolean;
   /** use "\r\n" line ends in the stream */
@@ -311,6 +316,8 @@ export class FakeCopilot {
   private readonly sockets = new Set<Socket>();
   /** the most TCP connections open at once, since start or resetPeaks() */
   peakConnections = 0;
+  /** TCP connections accepted since start: a client that reuses its connections adds none per call */
+  connectionsMade = 0;
   /**
    * HTTPS mode: HTTP/2 sessions made, open now and at most at once (since resetPeaks()), streams,
    * the most streams one session carried at once, and streams reset (RST_STREAM, mostly by the
@@ -372,6 +379,7 @@ export class FakeCopilot {
     }
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
+      this.connectionsMade++;
       this.peakConnections = Math.max(this.peakConnections, this.sockets.size);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -1109,7 +1117,8 @@ export class FakeCopilot {
    *   `html_500`, `not_json`, `reset`.
    * - `fake_item_id_mismatch: true | 'done' | 'all'` (option `itemIdMismatch`).
    * - `fake_whitespace_args: N`, `fake_whitespace_only: true` (options `whitespaceArgs`, `whitespaceArgsOnly`).
-   * - `fake_stream: {events, interval_ms}`: text deltas (cycling the greeting) and the gap between them.
+   * - `fake_stream: {events, interval_ms, end_delay_ms}`: text deltas (cycling the greeting), the gap
+   *   between them, and how long after the final event the body ends.
    * - `fake_usage: {cached_tokens, total_nano_aiu}` (options `cachedTokens`, `nanoAiu`).
    * `script('responses', …)` answers ahead of everything but auth and the header checks.
    */
@@ -1166,6 +1175,7 @@ export class FakeCopilot {
   private planResponses(r: any) {
     const shape = isObject(messagesKnob(r, 'fake_stream')) ? messagesKnob(r, 'fake_stream') : {};
     const gap = Number(shape.interval_ms ?? this.options.streamIntervalMs ?? 0);
+    const endDelay = Number(shape.end_delay_ms ?? this.options.responsesEndDelayMs ?? 0) || 0;
     const items: any[] = typeof r.input === 'string' ? [{ type: 'message', role: 'user', content: r.input }] : Array.isArray(r.input) ? r.input : [];
     const last = items.at(-1);
     const result = isObject(last) && typeof last.type === 'string' && last.type.endsWith('_output') ? last : undefined;
@@ -1237,6 +1247,7 @@ export class FakeCopilot {
       id: `resp_${randomBytes(24).toString('hex')}`,
       createdAt: Math.floor(Date.now() / 1000),
       gap,
+      endDelay,
       reasoning,
       call,
       message,
@@ -1381,6 +1392,7 @@ export class FakeCopilot {
     const done = p.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
     await emit(done, { response: this.responseObject(r, p, p.status, this.responsesOutput(p, doneIds), p.usage) });
     this.counters.responsesCompleted++;
+    if (p.endDelay) await new Promise((done) => setTimeout(done, p.endDelay));
     res.end();
   }
 }

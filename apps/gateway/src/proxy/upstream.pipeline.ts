@@ -171,14 +171,16 @@ export class UpstreamPipeline {
           }
         }, PING_MS / 3)
       : null;
+    let answered = false;
     try {
       await new Promise<void>((resolve, reject) => {
         res.body.on('data', (bytes: Buffer) => {
+          if (answered) return;
           const text = stream.push(bytes);
           if (stream.ended) {
-            // Its answer is over: Copilot need not generate the rest, nor the client wait for it.
+            // Its answer is over: the client need not wait for the rest (see release()).
+            answered = true;
             pending += text;
-            res.body.destroy();
             return resolve();
           }
           if (!text) return;
@@ -220,7 +222,7 @@ export class UpstreamPipeline {
         out.once('close', () => clearTimeout(tail));
       }
       this.metrics.activeStreams.dec();
-      if (!res.body.destroyed) res.body.destroy();
+      release(res.body, answered && !signal.aborted && !stalled);
     }
   }
 
@@ -320,6 +322,35 @@ function abortOnHangup(reply: FastifyReply): CallSignal {
     if (!out.writableFinished) signal.abort();
   });
   return signal;
+}
+
+/** What upstream may still send after the dialect's last event before its connection is cut instead. */
+const DRAIN_BYTES = 64 * 1024;
+const DRAIN_MS = 2_000;
+
+/**
+ * The upstream body once the client's answer is over. When the dialect wrote its last event before
+ * upstream's end (a Responses stream is over at response.completed, and the end of the body is
+ * still on its way), what remains is read and dropped, so the connection goes back to the pool:
+ * cutting it instead makes undici close the socket, and every such stream cost a new connection.
+ * An upstream that keeps going (a loop the dialect cut short) is cut after DRAIN_BYTES or DRAIN_MS.
+ * Otherwise — a client gone, a stream broken — the body is destroyed at once.
+ */
+function release(body: Dispatcher.ResponseData['body'], drain: boolean) {
+  if (body.destroyed || body.readableEnded) return;
+  if (!drain) return void body.destroy();
+  let left = DRAIN_BYTES;
+  const cut = () => {
+    if (!body.destroyed) body.destroy();
+  };
+  const timer = setTimeout(cut, DRAIN_MS);
+  body.on('error', () => {}); // the cut's own error: nobody waits on this body any more
+  body.on('data', (bytes: Buffer) => {
+    left -= bytes.length;
+    if (left < 0) cut();
+  });
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
 }
 
 const isEventStream = (type: string | string[] | undefined) => String(type ?? '').includes('text/event-stream');
