@@ -26,9 +26,13 @@ function* events(parser: SseParser, bytes: Uint8Array | null): Generator<Record<
 const hubUsage = (u: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number } | null): TokenUsage | null =>
   u && { prompt_tokens: u.input_tokens + u.cache_read_input_tokens, completion_tokens: u.output_tokens, cached_tokens: u.cache_read_input_tokens };
 
-/** A dialect's stream translator: fed one parsed upstream event at a time, it returns the text to write. */
+/**
+ * A dialect's stream translator: fed one parsed upstream event at a time, it returns the text to
+ * write. One that can use an event's text as it came takes the text instead (`pushData`).
+ */
 interface EventTranslator {
   push(event: Record<string, any>): string;
+  pushData?(data: string): string;
   end(): string;
 }
 
@@ -45,14 +49,20 @@ class Translated implements StreamOut {
     readonly ping?: () => string,
   ) {}
   push(bytes: Uint8Array): string {
-    let text = '';
-    for (const event of events(this.parser, bytes)) text += this.translator.push(event);
-    return text;
+    return this.feed(bytes);
   }
   end(): string {
+    return this.feed(null) + this.translator.end();
+  }
+  private feed(bytes: Uint8Array | null): string {
     let text = '';
-    for (const event of events(this.parser, null)) text += this.translator.push(event);
-    return text + this.translator.end();
+    const t = this.translator;
+    if (t.pushData) {
+      for (const data of bytes ? this.parser.push(bytes) : this.parser.end()) if (data !== '[DONE]') text += t.pushData(data);
+    } else {
+      for (const event of events(this.parser, bytes)) text += t.push(event);
+    }
+    return text;
   }
   get usage() {
     return this.usageOf();

@@ -177,6 +177,33 @@ describe('NativeResponsesStream', () => {
     expect(s.push(up({ type: 'response.output_text.delta', item_id: 'x', output_index: 2, delta: 'late' })) + s.end()).toBe('');
   });
 
+  it('pushData (an event as its text) says what push says, and passes an event that needs no change as the very text that came', () => {
+    const asCopilot = (e: Json, seq: number) => JSON.stringify({ ...e, sequence_number: seq }).replace(/,"/g, ', "'); // spacing JSON.stringify would not write
+    const upstream = [
+      up({ type: 'response.output_item.added', output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } }),
+      up({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'Hi "there"\n', logprobs: [] }),
+      up({ type: 'response.output_text.delta', item_id: 'msg_2', output_index: 0, content_index: 0, delta: '!', logprobs: [] }),
+      up({ type: 'response.output_item.done', output_index: 0, item: { id: 'msg_2', type: 'message', status: 'completed', role: 'assistant', content: [] } }),
+    ];
+    const texts = upstream.map((e, i) => asCopilot(e, i));
+    const viaData = new NativeResponsesStream(CTX);
+    const out = [viaData.pushData('{"type":'), ...texts.map((t) => viaData.pushData(t))]; // a malformed event is dropped
+    const viaObjects = new NativeResponsesStream(CTX);
+    const expected = upstream.map((e) => viaObjects.push(e));
+    expect(out[0]).toBe('');
+    expect(events(out.join(''))).toEqual(events(expected.join('')));
+    // numbered as the gateway numbers and the ids agree: untouched, spacing and all
+    expect(out[1]).toBe(`event: response.output_item.added\ndata: ${texts[0]}\n\n`);
+    expect(out[2]).toBe(`event: response.output_text.delta\ndata: ${texts[1]}\n\n`);
+    // the other item id, and then the other one on .done: rewritten
+    const data = (frame: string) => JSON.parse(frame.split('\ndata: ')[1]);
+    expect(data(out[3])).toMatchObject({ item_id: 'msg_1', sequence_number: 2 });
+    expect(data(out[4]).item.id).toBe('msg_1');
+    // a sequence number out of step is renumbered
+    const gap = new NativeResponsesStream(CTX);
+    expect(gap.pushData(asCopilot(upstream[0], 7))).toContain('"sequence_number":0');
+  });
+
   it('passes text, reasoning summary and other events through with their ids fixed', () => {
     const upstream = [
       created,

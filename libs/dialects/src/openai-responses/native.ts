@@ -101,9 +101,31 @@ export class NativeResponsesStream {
     return this.final;
   }
 
+  /** One parsed upstream event (left as it is: what is changed, is changed on a copy). */
   push(eventData: Record<string, any>): string {
     if (this.finished || typeof eventData?.type !== 'string') return '';
-    const event: Json = { ...eventData };
+    return this.relay({ ...eventData }, null);
+  }
+
+  /**
+   * One upstream event as its `data:` text. Most events (the deltas) need no change — their item
+   * id is the one the item was added with and their sequence number the next — and then go out as
+   * the very text that came, not parsed-and-serialized again.
+   */
+  pushData(data: string): string {
+    if (this.finished) return '';
+    let event: unknown;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return ''; // dropped; the events around it still go out
+    }
+    if (typeof event !== 'object' || event === null || typeof (event as Json).type !== 'string') return '';
+    return this.relay(event as Json, data);
+  }
+
+  /** `event` is the gateway's to change; `data` is its text as it came, if it came as text. */
+  private relay(event: Json, data: string | null): string {
     if (event.type === 'error') {
       return this.fail({ code: String(event.code ?? event.error?.code ?? 'upstream_error'), message: String(event.message ?? event.error?.message ?? 'Upstream error') });
     }
@@ -117,17 +139,24 @@ export class NativeResponsesStream {
       return this.emit(event);
     }
 
+    let same = data !== null;
     const index = typeof event.output_index === 'number' ? event.output_index : null;
     if (index !== null) {
       if (event.item && typeof event.item === 'object') {
         const id = this.itemIds.get(index) ?? (typeof event.item.id === 'string' && event.item.id ? event.item.id : itemId(event.item.type));
         this.itemIds.set(index, id);
-        event.item = { ...event.item, id };
+        if (event.item.id !== id) {
+          event.item = { ...event.item, id };
+          same = false;
+        }
         if (event.type === 'response.output_item.done') this.done.set(index, event.item);
       } else if ('item_id' in event) {
         const id = this.itemIds.get(index) ?? event.item_id;
         if (typeof id === 'string') this.itemIds.set(index, id);
-        event.item_id = id;
+        if (event.item_id !== id) {
+          event.item_id = id;
+          same = false;
+        }
       }
     }
 
@@ -137,6 +166,10 @@ export class NativeResponsesStream {
       this.blanks.set(index, run);
       if (run > WHITESPACE_LIMIT)
         return this.fail({ code: 'upstream_whitespace_loop', message: 'The model kept writing whitespace into the arguments of a function call; the response was cut off' });
+    }
+    if (same && event.sequence_number === this.seq) {
+      this.seq++;
+      return `event: ${event.type}\ndata: ${data}\n\n`;
     }
     return this.emit(event);
   }
