@@ -338,16 +338,13 @@ export class CopilotClient {
   /** One call to the Copilot API with the headers it insists on (copilot-upstream.md §3). */
   call(apiBase: string, copilotToken: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
     const { origin, base } = this.target(apiBase);
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${copilotToken}`,
-      'content-type': 'application/json',
-      'copilot-integration-id': 'vscode-chat',
-      ...this.identity,
-      'openai-intent': call.intent ?? 'conversation-panel',
-      'x-request-id': randomUUID(),
-      'x-initiator': call.initiator ?? 'user',
-      ...call.headers,
-    };
+    // Object.assign, not a literal mixing spreads and fields: V8 (Node 20) builds those off its fast path.
+    const headers: Record<string, string> = Object.assign(
+      { authorization: `Bearer ${copilotToken}`, 'content-type': 'application/json', 'copilot-integration-id': 'vscode-chat' },
+      this.identity,
+      { 'openai-intent': call.intent ?? 'conversation-panel', 'x-request-id': randomUUID(), 'x-initiator': call.initiator ?? 'user' },
+      call.headers,
+    );
     if (call.vision) headers['copilot-vision-request'] = 'true';
     if (call.interaction) headers['x-interaction-type'] = call.interaction;
     // undici's headersTimeout starts once the request is on a connection; a request queued behind a

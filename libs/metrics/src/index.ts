@@ -1,2 +1,3 @@
 export { MetricsService } from './metrics.service.js';
 export { MetricsModule } from './metrics.module.js';
+export { boundCounter, type CounterSeries } from './bound-counter.js';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { boundCounter, type CounterSeries } from './bound-counter.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
@@ -208,8 +209,8 @@ export class MetricsService {
   }
 
   /** The per-request increments, bound to their labels once: label hashing is not free at 2,000 req/s. */
-  readonly keyCacheMemoryHit = this.keyCache.labels({ layer: 'memory' });
-  readonly tokenCacheMemoryHit = this.tokenCache.labels({ layer: 'memory' });
+  readonly keyCacheMemoryHit = boundCounter(this.keyCache, { layer: 'memory' });
+  readonly tokenCacheMemoryHit = boundCounter(this.tokenCache, { layer: 'memory' });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -219,29 +220,29 @@ export class MetricsService {
       this.registry.removeSingleMetric(name);
   }
 
-  private readonly requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  private readonly requestSeries = new Map<string, { count: CounterSeries; duration: { observe(v: number): void } }>();
 
   /** One answered request; the labelled series are looked up once per route and status, not per request. */
   recordRequest(route: string, status: number, seconds: number) {
     const id = `${status} ${route}`;
     let series = this.requestSeries.get(id);
     if (!series) {
-      series = { count: this.httpRequests.labels({ route, status }), duration: this.httpDuration.labels({ route }) };
+      series = { count: boundCounter(this.httpRequests, { route, status: String(status) }), duration: this.httpDuration.labels({ route }) };
       this.requestSeries.set(id, series);
     }
     series.count.inc();
     series.duration.observe(seconds);
   }
 
-  private readonly modelSeries = new Map<string, { prompt: { inc(v: number): void }; completion: { inc(v: number): void }; ttft: { observe(v: number): void } }>();
+  private readonly modelSeries = new Map<string, { prompt: CounterSeries; completion: CounterSeries; ttft: { observe(v: number): void } }>();
 
   /** Per-model series, bound once per model name (names come from Copilot's answers, so few). */
   private model(model: string) {
     let series = this.modelSeries.get(model);
     if (!series) {
       series = {
-        prompt: this.tokens.labels({ model, kind: 'prompt' }),
-        completion: this.tokens.labels({ model, kind: 'completion' }),
+        prompt: boundCounter(this.tokens, { model, kind: 'prompt' }),
+        completion: boundCounter(this.tokens, { model, kind: 'completion' }),
         ttft: this.timeToFirstToken.labels({ model }),
       };
       this.modelSeries.set(model, series);
@@ -253,13 +254,13 @@ export class MetricsService {
     this.model(model).ttft.observe(seconds);
   }
 
-  private readonly exchangeSeries = new Map<string, { inc(): void }>();
+  private readonly exchangeSeries = new Map<string, CounterSeries>();
 
   /** One proxied request, once it is over: which dialect reached which upstream endpoint, and how it ended. */
   recordExchange(dialect: string, endpoint: string, model: string, status: number | string) {
     const id = `${dialect} ${endpoint} ${model} ${status}`;
     let series = this.exchangeSeries.get(id);
-    if (!series) this.exchangeSeries.set(id, (series = this.proxiedRequests.labels({ dialect, endpoint, model, status: String(status) })));
+    if (!series) this.exchangeSeries.set(id, (series = boundCounter(this.proxiedRequests, { dialect, endpoint, model, status: String(status) })));
     series.inc();
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '#libs/config';
-import { MetricsService } from '#libs/metrics';
+import { boundCounter, MetricsService } from '#libs/metrics';
 import { UsageBatch, keyCountsOf, keyPeriodKeys, toWrites, type KeyCounts } from './usage-batch.js';
 import { dayStart, iso, minuteStart, monthStart } from './usage-buckets.js';
 import { ReportAggregator, planSegments, segmentKeys, type UsageQuery, type UsageRow } from './usage-query.js';
@@ -93,11 +93,11 @@ export class UsageService implements UsageSink, OnModuleInit, OnModuleDestroy {
   private countMetrics(r: UsageRecord) {
     const pid = `${r.model}\n${r.dialect}`;
     let premium = this.premiumSeries.get(pid);
-    if (!premium) this.premiumSeries.set(pid, (premium = this.metrics.premiumRequests.labels({ model: r.model, dialect: r.dialect })));
+    if (!premium) this.premiumSeries.set(pid, (premium = boundCounter(this.metrics.premiumRequests, { model: r.model, dialect: r.dialect })));
     if (r.premiumRequests > 0) premium.inc(r.premiumRequests);
     if (r.creditsNanoAiu > 0) {
       let credits = this.creditSeries.get(r.model);
-      if (!credits) this.creditSeries.set(r.model, (credits = this.metrics.creditsNanoAiu.labels({ model: r.model })));
+      if (!credits) this.creditSeries.set(r.model, (credits = boundCounter(this.metrics.creditsNanoAiu, { model: r.model })));
       credits.inc(r.creditsNanoAiu);
     }
   }

@@ -80,6 +80,8 @@ export interface Exchange {
   beforeEnd?: () => Promise<void>;
 }
 
+const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } as const;
+
 /** Thrown when the client hung up: nothing is left to answer. */
 export class ClientGone extends Error {}
 
@@ -105,7 +107,7 @@ export class UpstreamPipeline {
     const signal = abortOnHangup(ex.reply);
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.send(ex.principal, ex.model, { ...ex.call, signal });
+      res = await this.send(ex.principal, ex.model, Object.assign({ signal }, ex.call));
       if (!ex.stream || !isEventStream(res.headers['content-type'])) {
         const { body, usage } = ex.json(await readJson(res, signal));
         if (ex.beforeEnd) await ex.beforeEnd();
@@ -129,13 +131,7 @@ export class UpstreamPipeline {
   private async relay(ex: Exchange, stream: StreamOut, res: Dispatcher.ResponseData, signal: CallSignal, started: number) {
     ex.reply.hijack();
     const out = ex.reply.raw;
-    out.writeHead(200, {
-      ...(ex.reply.getHeaders() as Record<string, string>),
-      ...ex.headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-    });
+    out.writeHead(200, Object.assign({}, ex.reply.getHeaders() as Record<string, string>, ex.headers, STREAM_HEADERS));
     this.metrics.activeStreams.inc();
     let firstToken = true;
     let pending = '';

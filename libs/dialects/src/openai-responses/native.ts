@@ -189,7 +189,7 @@ export class NativeResponsesStream {
   }
 
   private fixResponse(response: Json): Json {
-    const fixed: Json = { ...response, ...this.ctx.echo, id: this.ctx.id, model: this.ctx.model };
+    const fixed: Json = Object.assign({}, response, this.ctx.echo, { id: this.ctx.id, model: this.ctx.model });
     if (Array.isArray(response.output)) {
       fixed.output = response.output.map((item: Json, i: number) => {
         const id = this.itemIds.get(i);
@@ -200,8 +200,9 @@ export class NativeResponsesStream {
   }
 
   private emit(event: Json): string {
-    const data: Json = { ...event, sequence_number: this.seq++ };
-    return `event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`;
+    // The event is this stream's own (a parse, or push()'s copy): numbered in place, not copied again.
+    event.sequence_number = this.seq++;
+    return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
   }
 }
 
