@@ -50,7 +50,7 @@ export class ChatToResponsesStream {
 
   /** The response as it stands: the final one once the stream has ended, for storing. */
   get response(): ResponseObject {
-    return this.final ?? { ...responseShell(this.ctx), output: [...this.output], usage: this.usage };
+    return this.final ?? Object.assign(responseShell(this.ctx), { output: [...this.output], usage: this.usage });
   }
 
   push(chunk: Json): string {
@@ -77,12 +77,11 @@ export class ChatToResponsesStream {
     const reason = incompleteReason(this.finish);
     out += this.close(reason ? 'incomplete' : 'completed');
     this.finished = true;
-    this.final = {
-      ...responseShell(this.ctx, reason ? 'incomplete' : 'completed'),
+    this.final = Object.assign(responseShell(this.ctx, reason ? 'incomplete' : 'completed'), {
       output: [...this.output],
       usage: responseUsage(this.chatUsage),
       incomplete_details: reason ? { reason } : null,
-    };
+    });
     return out + this.emit({ type: reason ? 'response.incomplete' : 'response.completed', response: this.final });
   }
 
@@ -90,7 +89,7 @@ export class ChatToResponsesStream {
     if (this.finished) return '';
     const out = this.start();
     this.finished = true;
-    this.final = { ...responseShell(this.ctx, 'failed'), output: [...this.output], usage: this.usage, error: { code: error.code, message: error.message } };
+    this.final = Object.assign(responseShell(this.ctx, 'failed'), { output: [...this.output], usage: this.usage, error: { code: error.code, message: error.message } });
     return out + this.emit({ type: 'response.failed', response: this.final });
   }
 
@@ -125,24 +124,25 @@ export class ChatToResponsesStream {
     const open = this.open;
     if (!open) return '';
     this.open = null;
-    const at = { item_id: open.item.id, output_index: open.index };
+    const item_id = open.item.id;
+    const output_index = open.index;
     let out = '';
     if (open.kind === 'message') {
       const part: OutputTextPart = { type: 'output_text', text: open.text, annotations: [] };
-      out += this.emit({ type: 'response.output_text.done', ...at, content_index: 0, text: open.text, logprobs: [] });
-      out += this.emit({ type: 'response.content_part.done', ...at, content_index: 0, part });
+      out += this.emit({ type: 'response.output_text.done', item_id, output_index, content_index: 0, text: open.text, logprobs: [] });
+      out += this.emit({ type: 'response.content_part.done', item_id, output_index, content_index: 0, part });
       open.item.content = [part];
       open.item.status = status;
     } else if (open.kind === 'reasoning') {
       const part: SummaryText = { type: 'summary_text', text: open.text };
-      out += this.emit({ type: 'response.reasoning_summary_text.done', ...at, summary_index: 0, text: open.text });
-      out += this.emit({ type: 'response.reasoning_summary_part.done', ...at, summary_index: 0, part });
+      out += this.emit({ type: 'response.reasoning_summary_text.done', item_id, output_index, summary_index: 0, text: open.text });
+      out += this.emit({ type: 'response.reasoning_summary_part.done', item_id, output_index, summary_index: 0, part });
       open.item.summary = [part];
     } else {
       open.call.state = 'closed';
       open.item.arguments = open.call.args;
       open.item.status = status;
-      out += this.emit({ type: 'response.function_call_arguments.done', ...at, arguments: open.call.args, name: open.item.name });
+      out += this.emit({ type: 'response.function_call_arguments.done', item_id, output_index, arguments: open.call.args, name: open.item.name });
     }
     return out + this.emit({ type: 'response.output_item.done', output_index: open.index, item: open.item });
   }
