@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { boundCounter, type CounterSeries } from './bound-counter.js';
+import { LiteHistogram, type HistogramSeries } from './lite-histogram.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
@@ -16,14 +17,14 @@ export class MetricsService {
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
   });
-  readonly httpDuration = new Histogram({
+  readonly httpDuration = new LiteHistogram({
     name: 'cgw_http_request_duration_seconds',
     help: 'Time from request to the last byte of the answer',
     labelNames: ['route'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly timeToFirstToken = new Histogram({
+  readonly timeToFirstToken = new LiteHistogram({
     name: 'cgw_time_to_first_token_seconds',
     help: 'Time from request to the first streamed content chunk',
     labelNames: ['model'] as const,
@@ -220,7 +221,7 @@ export class MetricsService {
       this.registry.removeSingleMetric(name);
   }
 
-  private readonly requestSeries = new Map<string, { count: CounterSeries; duration: { observe(v: number): void } }>();
+  private readonly requestSeries = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
 
   /** One answered request; the labelled series are looked up once per route and status, not per request. */
   recordRequest(route: string, status: number, seconds: number) {
@@ -234,7 +235,7 @@ export class MetricsService {
     series.duration.observe(seconds);
   }
 
-  private readonly modelSeries = new Map<string, { prompt: CounterSeries; completion: CounterSeries; ttft: { observe(v: number): void } }>();
+  private readonly modelSeries = new Map<string, { prompt: CounterSeries; completion: CounterSeries; ttft: HistogramSeries }>();
 
   /** Per-model series, bound once per model name (names come from Copilot's answers, so few). */
   private model(model: string) {
