@@ -45,17 +45,17 @@ export function incompleteReason(finish: string | null | undefined): 'max_output
 
 /** A Response object with the request's settings echoed, as OpenAI answers them, and no output yet. */
 export function responseShell(ctx: ResponseContext, status: ResponseStatus = 'in_progress'): ResponseObject {
-  const req = ctx.request;
+  return Object.assign(
+    { id: ctx.id, object: 'response' as const, created_at: ctx.createdAt, status, model: ctx.model, output: [], usage: null, error: null, incomplete_details: null },
+    responseSettings(ctx.request),
+  );
+}
+
+export type ResponseSettings = Omit<ResponseObject, 'id' | 'object' | 'created_at' | 'status' | 'model' | 'output' | 'usage' | 'error' | 'incomplete_details'>;
+
+/** The part of a Response that echoes the request's settings (instructions … metadata): the same in every event of a stream. */
+export function responseSettings(req: ResponsesRequest): ResponseSettings {
   return {
-    id: ctx.id,
-    object: 'response',
-    created_at: ctx.createdAt,
-    status,
-    model: ctx.model,
-    output: [],
-    usage: null,
-    error: null,
-    incomplete_details: null,
     instructions: typeof req.instructions === 'string' ? req.instructions : null,
     tools: req.tools ?? [],
     tool_choice: req.tool_choice ?? 'auto',
@@ -119,10 +119,9 @@ export function chatToResponse(chat: Json, ctx: ResponseContext): ResponseObject
     });
   }
   output.push(...calls);
-  return {
-    ...responseShell(ctx, reason ? 'incomplete' : 'completed'),
+  return Object.assign(responseShell(ctx, reason ? 'incomplete' : 'completed'), {
     output,
     usage: responseUsage(chat.usage),
     incomplete_details: reason ? { reason } : null,
-  };
+  });
 }

@@ -1,4 +1,4 @@
-import { callId, functionCallItem, incompleteReason, messageItemId, reasoningItemId, responseShell, responseUsage, type ResponseContext } from './from-chat.js';
+import { callId, functionCallItem, incompleteReason, messageItemId, reasoningItemId, responseSettings, responseShell, responseUsage, type ResponseContext } from './from-chat.js';
 import { namespacedFunctions } from './to-chat.js';
 import { StreamedToolCalls, type StreamedCall } from '../openai-chat/tool-calls.js';
 import type { ItemStatus, OutputFunctionCall, OutputItem, OutputMessage, OutputReasoning, OutputTextPart, ResponseObject, ResponseUsage, SummaryText } from './types.js';
@@ -35,6 +35,10 @@ export class ChatToResponsesStream {
   private finish: string | null = null;
   private chatUsage: Json | null = null;
   private final: ResponseObject | null = null;
+  /** `"instructions":…,"metadata":…}`: the request's settings, echoed in every response event, serialized once */
+  private settings = '';
+  /** each closed output item as its output_item.done wrote it, for the final response */
+  private readonly itemJson: string[] = [];
 
   constructor(private readonly ctx: ResponseContext) {
     this.names = namespacedFunctions(ctx.request.tools);
@@ -77,12 +81,16 @@ export class ChatToResponsesStream {
     const reason = incompleteReason(this.finish);
     out += this.close(reason ? 'incomplete' : 'completed');
     this.finished = true;
-    this.final = Object.assign(responseShell(this.ctx, reason ? 'incomplete' : 'completed'), {
+    const status = reason ? 'incomplete' : 'completed';
+    const final = Object.assign(responseShell(this.ctx, status), {
       output: [...this.output],
       usage: responseUsage(this.chatUsage),
       incomplete_details: reason ? { reason } : null,
     });
-    return out + this.emit({ type: reason ? 'response.incomplete' : 'response.completed', response: this.final });
+    this.final = final;
+    // Its items as they were written when they closed, and the settings as response.created wrote them.
+    const json = this.responseJson(status, `[${this.itemJson.join(',')}]`, JSON.stringify(final.usage), JSON.stringify(final.incomplete_details));
+    return out + this.raw(reason ? 'response.incomplete' : 'response.completed', `"response":${json}`);
   }
 
   fail(error: { code: string; message: string }): string {
@@ -110,41 +118,51 @@ export class ChatToResponsesStream {
   private start(): string {
     if (this.isStarted) return '';
     this.isStarted = true;
-    const response = `"response":${JSON.stringify(responseShell(this.ctx))}`;
+    this.settings = JSON.stringify(responseSettings(this.ctx.request)).slice(1);
+    const response = `"response":${this.responseJson('in_progress', '[]', 'null', 'null')}`;
     return this.raw('response.created', response) + this.raw('response.in_progress', response);
+  }
+
+  /** A response's JSON, in responseShell's order, from its parts already serialized. */
+  private responseJson(status: string, output: string, usage: string, incomplete: string): string {
+    const { id, createdAt, model } = this.ctx;
+    return `{"id":${JSON.stringify(id)},"object":"response","created_at":${createdAt},"status":"${status}","model":${JSON.stringify(model)},"output":${output},"usage":${usage},"error":null,"incomplete_details":${incomplete},${this.settings}`;
   }
 
   private add(item: OutputItem): { out: string; index: number } {
     const out = this.close('completed');
     const index = this.output.push(item) - 1;
-    return { out: out + this.emit({ type: 'response.output_item.added', output_index: index, item }), index };
+    return { out: out + this.raw('response.output_item.added', `"output_index":${index},"item":${JSON.stringify(item)}`), index };
   }
 
   private close(status: ItemStatus): string {
     const open = this.open;
     if (!open) return '';
     this.open = null;
-    const item_id = open.item.id;
-    const output_index = open.index;
+    // Written from parts: the text is serialized once for the three events that carry it.
     let out = '';
     if (open.kind === 'message') {
       const part: OutputTextPart = { type: 'output_text', text: open.text, annotations: [] };
-      out += this.emit({ type: 'response.output_text.done', item_id, output_index, content_index: 0, text: open.text, logprobs: [] });
-      out += this.emit({ type: 'response.content_part.done', item_id, output_index, content_index: 0, part });
+      const text = JSON.stringify(open.text);
+      out += this.raw('response.output_text.done', `${open.at},"content_index":0,"text":${text},"logprobs":[]`);
+      out += this.raw('response.content_part.done', `${open.at},"content_index":0,"part":{"type":"output_text","text":${text},"annotations":[]}`);
       open.item.content = [part];
       open.item.status = status;
     } else if (open.kind === 'reasoning') {
       const part: SummaryText = { type: 'summary_text', text: open.text };
-      out += this.emit({ type: 'response.reasoning_summary_text.done', item_id, output_index, summary_index: 0, text: open.text });
-      out += this.emit({ type: 'response.reasoning_summary_part.done', item_id, output_index, summary_index: 0, part });
+      const text = JSON.stringify(open.text);
+      out += this.raw('response.reasoning_summary_text.done', `${open.at},"summary_index":0,"text":${text}`);
+      out += this.raw('response.reasoning_summary_part.done', `${open.at},"summary_index":0,"part":{"type":"summary_text","text":${text}}`);
       open.item.summary = [part];
     } else {
       open.call.state = 'closed';
       open.item.arguments = open.call.args;
       open.item.status = status;
-      out += this.emit({ type: 'response.function_call_arguments.done', item_id, output_index, arguments: open.call.args, name: open.item.name });
+      out += this.raw('response.function_call_arguments.done', `${open.at},"arguments":${JSON.stringify(open.call.args)},"name":${JSON.stringify(open.item.name)}`);
     }
-    return out + this.emit({ type: 'response.output_item.done', output_index: open.index, item: open.item });
+    const item = JSON.stringify(open.item);
+    this.itemJson.push(item);
+    return out + this.raw('response.output_item.done', `"output_index":${open.index},"item":${item}`);
   }
 
   private textDelta(delta: string): string {
@@ -152,8 +170,9 @@ export class ChatToResponsesStream {
     if (this.open?.kind !== 'message') {
       const item: OutputMessage = { type: 'message', id: messageItemId(), status: 'in_progress', role: 'assistant', content: [] };
       const added = this.add(item);
-      out = added.out + this.emit({ type: 'response.content_part.added', item_id: item.id, output_index: added.index, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
-      this.open = { kind: 'message', item, index: added.index, at: itemAt(item.id, added.index), text: '' };
+      const at = itemAt(item.id, added.index);
+      out = added.out + this.raw('response.content_part.added', `${at},"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}`);
+      this.open = { kind: 'message', item, index: added.index, at, text: '' };
     }
     const open = this.open as Extract<Open, { kind: 'message' }>;
     open.text += delta;
@@ -165,8 +184,9 @@ export class ChatToResponsesStream {
     if (this.open?.kind !== 'reasoning') {
       const item: OutputReasoning = { type: 'reasoning', id: reasoningItemId(), summary: [] };
       const added = this.add(item);
-      out = added.out + this.emit({ type: 'response.reasoning_summary_part.added', item_id: item.id, output_index: added.index, summary_index: 0, part: { type: 'summary_text', text: '' } });
-      this.open = { kind: 'reasoning', item, index: added.index, at: itemAt(item.id, added.index), text: '' };
+      const at = itemAt(item.id, added.index);
+      out = added.out + this.raw('response.reasoning_summary_part.added', `${at},"summary_index":0,"part":{"type":"summary_text","text":""}`);
+      this.open = { kind: 'reasoning', item, index: added.index, at, text: '' };
     }
     const open = this.open as Extract<Open, { kind: 'reasoning' }>;
     open.text += delta;
