@@ -19,3 +19,4 @@ export {
   type UpstreamCall,
 } from './copilot.client.js';
 export { fromUpstreamStatus, upstreamFailure, isRetryableNetworkError, retryAfterSeconds } from './upstream-errors.js';
+export { contentDelta } from './content-delta.js';

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { ApiError, SseParser, StreamNormalizer } from '#libs/copilot';
+import { ApiError, contentDelta, SseParser, StreamNormalizer } from '#libs/copilot';
 import {
   anthropicErrorType,
   ChatToMessagesStream,
@@ -10,16 +10,22 @@ import {
 } from '#libs/dialects';
 import type { StreamOut, TokenUsage } from './upstream.pipeline.js';
 
+/** An event's data parsed; null for [DONE] and for what is not a JSON object (dropped: the events around it still go out). */
+function parsed(data: string): Record<string, any> | null {
+  if (data === '[DONE]') return null;
+  try {
+    const event = JSON.parse(data);
+    return typeof event === 'object' && event !== null ? event : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Each complete `data:` payload of an SSE byte stream, parsed; malformed ones are dropped. */
 function* events(parser: SseParser, bytes: Uint8Array | null): Generator<Record<string, any>> {
   for (const data of bytes ? parser.push(bytes) : parser.end()) {
-    if (data === '[DONE]') continue;
-    try {
-      const event = JSON.parse(data);
-      if (typeof event === 'object' && event !== null) yield event;
-    } catch {
-      /* dropped; the events around it still go out */
-    }
+    const event = parsed(data);
+    if (event) yield event;
   }
 }
 
@@ -59,8 +65,17 @@ class Translated implements StreamOut {
     const t = this.translator;
     if (t.pushData) {
       for (const data of bytes ? this.parser.push(bytes) : this.parser.end()) if (data !== '[DONE]') text += t.pushData(data);
-    } else {
-      for (const event of events(this.parser, bytes)) text += t.push(event);
+      return text;
+    }
+    for (const data of bytes ? this.parser.push(bytes) : this.parser.end()) {
+      // A chat chunk with only a content delta (most of them) is read without a parse.
+      const content = contentDelta(data);
+      if (content !== null) {
+        text += t.push({ choices: [{ index: 0, delta: { content } }] });
+        continue;
+      }
+      const event = parsed(data);
+      if (event) text += t.push(event);
     }
     return text;
   }
