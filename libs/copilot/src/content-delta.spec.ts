@@ -15,7 +15,7 @@ function expected(data: string): string | null {
   const choices = chunk?.choices;
   if (!Array.isArray(choices) || choices.length !== 1 || chunk.usage || chunk.error) return null;
   const [c] = choices;
-  const keys = Object.keys(c.delta ?? {});
+  const keys = Object.keys(c.delta ?? {}).filter((k) => !(k === 'role' && c.delta.role === 'assistant'));
   return keys.length === 1 && keys[0] === 'content' && typeof c.delta.content === 'string' && !c.finish_reason ? c.delta.content : null;
 }
 
@@ -41,10 +41,15 @@ describe('contentDelta', () => {
     expect(contentDelta(copilot(content))).toBe(content);
   });
 
+  it('reads the first chunk, which names the assistant role too', () => {
+    expect(contentDelta(copilot('Hi').replace('"delta":{', '"delta":{"role":"assistant",'))).toBe('Hi');
+  });
+
   it.each([
     ['a finish_reason', { choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'stop' }] }],
     ['usage', { choices: [{ index: 0, delta: { content: 'x' } }], usage: { prompt_tokens: 1 } }],
-    ['a role beside the content', { choices: [{ index: 0, delta: { role: 'assistant', content: 'x' } }] }],
+    ['another role beside the content', { choices: [{ index: 0, delta: { role: 'user', content: 'x' } }] }],
+    ['the role after the content', { choices: [{ index: 0, delta: { content: 'x', role: 'assistant' } }] }],
     ['tool calls', { choices: [{ index: 0, delta: { content: null, tool_calls: [{ index: 0, id: 'c' }] } }] }],
     ['reasoning', { choices: [{ index: 0, delta: { reasoning_text: 'hm' } }] }],
     ['a second choice', { choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] }],
@@ -71,7 +76,7 @@ describe('contentDelta', () => {
     const delta = fc.oneof(
       fc.record({ content: fc.string({ unit: 'grapheme' }) }),
       fc.record({ content: fc.string() }),
-      fc.record({ role: fc.constant('assistant'), content: fc.string() }, { requiredKeys: [] }),
+      fc.record({ role: fc.constantFrom('assistant', 'user'), content: fc.string() }, { requiredKeys: [] }),
       fc.record({ tool_calls: fc.constant([{ index: 0 }]) }),
     );
     const choice = fc.record(

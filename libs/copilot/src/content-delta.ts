@@ -7,12 +7,13 @@ const object = (value: string) => String.raw`\{(?:"[a-z_]+":${value}(?:,"[a-z_]+
 const FILTER = object(`(?:${SCALAR}|${object(SCALAR)})`);
 
 /**
- * The one shape this reads: a single choice 0 whose delta is `{"content": …}` and nothing else,
+ * The one shape this reads: a single choice 0 whose delta is `{"content": …}` (the first one also
+ * `"role":"assistant"`, which says nothing the translators do not know) and nothing else,
  * beside Copilot's content-filter annotations and a null finish_reason or logprobs, and around it
  * only the chunk's id, created, model, object and system_fingerprint.
  */
 const CONTENT_ONLY = new RegExp(
-  String.raw`^\{"choices":\[\{"index":0,"delta":\{"content":(${STRING})\}(?:,"content_filter_(?:offsets|results)":${FILTER}|,"(?:finish_reason|logprobs)":null)*\}\]` +
+  String.raw`^\{"choices":\[\{"index":0,"delta":\{(?:"role":"assistant",)?"content":(${STRING})\}(?:,"content_filter_(?:offsets|results)":${FILTER}|,"(?:finish_reason|logprobs)":null)*\}\]` +
     String.raw`(?:,"(?:created|id|model|object|system_fingerprint)":${SCALAR})*\}$`,
 );
 
