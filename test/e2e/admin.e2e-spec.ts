@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
 import { keysMatching, redisClient } from '../support/redis-target.js';
@@ -159,6 +159,22 @@ describe('accounts and keys', () => {
     expect((await gw.post('/v1/chat/completions', chatBody(), created.key)).status).toBe(401);
     expect((await other.post('/v1/chat/completions', chatBody(), created.key)).status).toBe(401);
     expect((await gw.post('/v1/chat/completions', chatBody(), r.key)).status).toBe(200);
+  });
+
+  it('stores the very end of the grace window it answers, however long the rotation takes', async () => {
+    const created = await (await admin('POST', '/auth/keys', { account_id: accountId, name: 'slow-clock' })).json();
+    // Each reading of the clock a millisecond later than the last, as on a busy box.
+    const realNow = Date.now.bind(Date);
+    let tick = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ++tick);
+    let r: { old_key_expires_at: string };
+    try {
+      r = await (await admin('POST', `/auth/keys/${created.id}/rotate`, { grace_seconds: 30 })).json();
+    } finally {
+      clock.mockRestore();
+    }
+    const keys = (await (await admin('GET', '/auth/keys')).json()).data as { id: string; revoked_at: string | null }[];
+    expect(keys.find((k) => k.id === created.id)!.revoked_at).toBe(r.old_key_expires_at);
   });
 
   it('revokes a key: a second replica refuses it within 1 s', async () => {

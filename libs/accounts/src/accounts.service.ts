@@ -351,8 +351,9 @@ export class AccountsService {
   }
 
   /** Revokes a key at once (or after `graceSeconds`) and tells every replica to forget it. */
-  async revokeKey(hash: string, graceSeconds = 0): Promise<void> {
-    await this.store.patchKey(hash, { revoked_at: new Date(Date.now() + graceSeconds * 1000).toISOString() });
+  /** Ends a key now, or at `endsAt` (ISO time: the end of a rotation's grace window). */
+  async revokeKey(hash: string, endsAt: string = new Date().toISOString()): Promise<void> {
+    await this.store.patchKey(hash, { revoked_at: endsAt });
     await this.store.publish({ type: 'key.revoked', hash });
   }
 
@@ -393,8 +394,10 @@ export class AccountsService {
       if (old.revoked_at) throw alreadyRotated(id, old.revoked_at);
       const remaining = old.expires_at ? Math.max(1, Math.ceil((Date.parse(old.expires_at) - Date.now()) / 1000)) : null;
       const issued = await this.issueKey(old.account_id, { name: old.name, expiresInSeconds: remaining, limits: old.limits ?? null });
-      const oldExpiresAt = old.expires_at && Date.parse(old.expires_at) < Date.now() + graceSeconds * 1000 ? old.expires_at : new Date(Date.now() + graceSeconds * 1000).toISOString();
-      await this.revokeKey(old.hash, (Date.parse(oldExpiresAt) - Date.now()) / 1000);
+      // The end is fixed once: what the answer says is what is stored (it was recomputed, a clock reading apart).
+      const graceEnd = Date.now() + graceSeconds * 1000;
+      const oldExpiresAt = old.expires_at && Date.parse(old.expires_at) < graceEnd ? old.expires_at : new Date(graceEnd).toISOString();
+      await this.revokeKey(old.hash, oldExpiresAt);
       return { issued, replaced: old, oldExpiresAt };
     } finally {
       await this.store.releaseLock(`rotate:${id}`, lock).catch(() => {});
