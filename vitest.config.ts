@@ -3,7 +3,10 @@ import { defineConfig } from 'vitest/config';
 // '#libs/*' resolves to the TypeScript sources under the 'cgw-source' condition (package.json
 // "imports"); a name of our own, since some packages publish their TypeScript under 'source'.
 const resolve = { resolve: { conditions: ['cgw-source'] }, ssr: { resolve: { conditions: ['cgw-source'] } } };
-const test = { exclude: ['node_modules', 'dist'], testTimeout: 20_000, hookTimeout: 30_000, pool: 'forks' as const };
+// Two files at a time, also on a 2-core machine (Vitest's default there is one): most of the long
+// suites wait — on a failover, a lock's expiry, a drain — rather than compute, and one at a time
+// the suite took over 10 minutes.
+const test = { exclude: ['node_modules', 'dist'], testTimeout: 20_000, hookTimeout: 30_000, pool: 'forks' as const, maxWorkers: 2 };
 
 /**
  * Suites that run a second time on a Redis Cluster of 3 primaries, in the `cluster` project: its
