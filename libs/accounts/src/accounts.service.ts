@@ -350,8 +350,7 @@ export class AccountsService {
     }
   }
 
-  /** Revokes a key at once (or after `graceSeconds`) and tells every replica to forget it. */
-  /** Ends a key now, or at `endsAt` (ISO time: the end of a rotation's grace window). */
+  /** Ends a key now, or at `endsAt` (ISO time: the end of a rotation's grace window), and tells every replica to forget it. */
   async revokeKey(hash: string, endsAt: string = new Date().toISOString()): Promise<void> {
     await this.store.patchKey(hash, { revoked_at: endsAt });
     await this.store.publish({ type: 'key.revoked', hash });

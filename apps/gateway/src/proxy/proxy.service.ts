@@ -100,12 +100,12 @@ export class ProxyService {
     const call = { method: 'POST' as const, initiator, vision: hasImage(req), interaction: compaction ? 'conversation-compaction' : undefined };
     if (model.endpoints.includes('/v1/messages')) {
       const betas = filterBetas(headers['anthropic-beta']);
-      const version: Record<string, string> = { 'anthropic-version': String(headers['anthropic-version'] ?? '2023-06-01') };
-      if (betas) version['anthropic-beta'] = betas;
+      const anthropic: Record<string, string> = { 'anthropic-version': String(headers['anthropic-version'] ?? '2023-06-01') };
+      if (betas) anthropic['anthropic-beta'] = betas;
       await this.pipeline.run(
         exchange(
           common,
-          to(call, '/v1/messages', JSON.stringify(prepareNativeBody(body as Record<string, unknown>, model.id)), { intent: 'messages-proxy', headers: version }),
+          to(call, '/v1/messages', JSON.stringify(prepareNativeBody(body as Record<string, unknown>, model.id)), { intent: 'messages-proxy', headers: anthropic }),
           (upstream) => ({ body: Object.assign({}, upstream, { model: req.model }), usage: nativeUsage(upstream.usage) }),
           req.stream ? new NativeMessages() : undefined,
         ),

@@ -33,12 +33,11 @@ const hubUsage = (u: { input_tokens: number; output_tokens: number; cache_read_i
   u && { prompt_tokens: u.input_tokens + u.cache_read_input_tokens, completion_tokens: u.output_tokens, cached_tokens: u.cache_read_input_tokens };
 
 /**
- * A dialect's stream translator: fed one parsed upstream event at a time, it returns the text to
- * write. One that can use an event's text as it came takes the text instead (`pushData`).
+ * A dialect's stream translator: fed one parsed upstream event at a time, with its text as it came
+ * (which one that relays events can write as it is), it returns the text to write.
  */
 interface EventTranslator {
-  push(event: Record<string, any>): string;
-  pushData?(data: string): string;
+  push(event: Record<string, any>, data?: string): string;
   end(): string;
 }
 
@@ -62,20 +61,15 @@ class Translated implements StreamOut {
   }
   private feed(bytes: Uint8Array | null): string {
     let text = '';
-    const t = this.translator;
-    if (t.pushData) {
-      for (const data of bytes ? this.parser.push(bytes) : this.parser.end()) if (data !== '[DONE]') text += t.pushData(data);
-      return text;
-    }
     for (const data of bytes ? this.parser.push(bytes) : this.parser.end()) {
       // A chat chunk with only a content delta (most of them) is read without a parse.
       const content = contentDelta(data);
       if (content !== null) {
-        text += t.push({ choices: [{ index: 0, delta: { content } }] });
+        text += this.translator.push({ choices: [{ index: 0, delta: { content } }] });
         continue;
       }
       const event = parsed(data);
-      if (event) text += t.push(event);
+      if (event) text += this.translator.push(event, data);
     }
     return text;
   }

@@ -177,7 +177,7 @@ describe('NativeResponsesStream', () => {
     expect(s.push(up({ type: 'response.output_text.delta', item_id: 'x', output_index: 2, delta: 'late' })) + s.end()).toBe('');
   });
 
-  it('pushData (an event as its text) says what push says, and passes an event that needs no change as the very text that came', () => {
+  it('push with the event’s text says what push says without it, and passes an event that needs no change as the very text that came', () => {
     const asCopilot = (e: Json, seq: number) => JSON.stringify({ ...e, sequence_number: seq }).replace(/,"/g, ', "'); // spacing JSON.stringify would not write
     const upstream = [
       up({ type: 'response.output_item.added', output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } }),
@@ -187,10 +187,9 @@ describe('NativeResponsesStream', () => {
     ];
     const texts = upstream.map((e, i) => asCopilot(e, i));
     const viaData = new NativeResponsesStream(CTX);
-    const out = [viaData.pushData('{"type":'), ...texts.map((t) => viaData.pushData(t))]; // a malformed event is dropped
+    const out = ['', ...texts.map((t) => viaData.push(JSON.parse(t), t))];
     const viaObjects = new NativeResponsesStream(CTX);
     const expected = upstream.map((e) => viaObjects.push(e));
-    expect(out[0]).toBe('');
     expect(events(out.join(''))).toEqual(events(expected.join('')));
     // numbered as the gateway numbers and the ids agree: untouched, spacing and all
     expect(out[1]).toBe(`event: response.output_item.added\ndata: ${texts[0]}\n\n`);
@@ -201,7 +200,8 @@ describe('NativeResponsesStream', () => {
     expect(data(out[4]).item.id).toBe('msg_1');
     // a sequence number out of step is renumbered
     const gap = new NativeResponsesStream(CTX);
-    expect(gap.pushData(asCopilot(upstream[0], 7))).toContain('"sequence_number":0');
+    const late = asCopilot(upstream[0], 7);
+    expect(gap.push(JSON.parse(late), late)).toContain('"sequence_number":0');
   });
 
   it('passes text, reasoning summary and other events through with their ids fixed', () => {

@@ -101,27 +101,15 @@ export class NativeResponsesStream {
     return this.final;
   }
 
-  /** One parsed upstream event (left as it is: what is changed, is changed on a copy). */
-  push(eventData: Record<string, any>): string {
-    if (this.finished || typeof eventData?.type !== 'string') return '';
-    return this.relay({ ...eventData }, null);
-  }
-
   /**
-   * One upstream event as its `data:` text. Most events (the deltas) need no change — their item
-   * id is the one the item was added with and their sequence number the next — and then go out as
-   * the very text that came, not parsed-and-serialized again.
+   * One upstream event, parsed. With `data`, its text as it came — the event is then the stream's
+   * own, a fresh parse — most events (the deltas) need no change: their item id is the one the item
+   * was added with and their sequence number the next, and they go out as that very text, not
+   * serialized again. Without it the event is left as it is (what is changed, is changed on a copy).
    */
-  pushData(data: string): string {
-    if (this.finished) return '';
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      return ''; // dropped; the events around it still go out
-    }
-    if (typeof event !== 'object' || event === null || typeof (event as Json).type !== 'string') return '';
-    return this.relay(event as Json, data);
+  push(eventData: Record<string, any>, data?: string): string {
+    if (this.finished || typeof eventData?.type !== 'string') return '';
+    return data === undefined ? this.relay({ ...eventData }, null) : this.relay(eventData, data);
   }
 
   /** `event` is the gateway's to change; `data` is its text as it came, if it came as text. */
