@@ -52,7 +52,7 @@ describe('the hash-tagged key layout', () => {
       expect(await redis.exists(`${p}account:${account.id}`, `${p}key:${record.hash}`, `${p}resp:${response.id}`)).toBe(0);
       expect(await redis.keys(`${p}bull:*`)).toEqual([]);
       expect(await redis.get(`${p}layout`)).toBe('2');
-      expect(await redis.exists(`${p}layout:lock`)).toBe(0);
+      expect(await redis.exists(`${p}lock:layout`)).toBe(0);
     } finally {
       await after.close();
     }

@@ -37,8 +37,9 @@ export async function loadEncryptionKey(config: AppConfig): Promise<Buffer> {
       inject: [APP_CONFIG, REDIS],
       useFactory: async (config: AppConfig, redis: RedisConnections | null): Promise<StateStore> => {
         if (!redis) return MemoryStore.open(config.dataDir);
-        await migrateKeyLayout(redis);
-        return new RedisStore(redis);
+        const store = new RedisStore(redis);
+        await migrateKeyLayout(redis, store);
+        return store;
       },
     },
     {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RedisClient, RedisConnections } from '#libs/redis';
+import type { StateStore } from './store.js';
 
 /** Written once the keys are in the tagged layout; its absence on a Redis with accounts means an older release wrote them. */
 const LAYOUT = '2';
@@ -18,17 +19,18 @@ const SCAN_COUNT = 1000;
  * Only one server or Sentinel can hold the old layout (Cluster was not supported before it), so
  * a Cluster is only marked. RENAMENX keeps a key's TTL and never overwrites a newer key.
  */
-export async function migrateKeyLayout(redis: RedisConnections): Promise<void> {
+export async function migrateKeyLayout(redis: RedisConnections, store: Pick<StateStore, 'acquireLock' | 'releaseLock'>): Promise<void> {
   const r = redis.client;
   const p = redis.keys.prefix;
-  const marker = `${p}layout`;
+  const marker = redis.keys.layout();
   if ((await r.get(marker)) === LAYOUT) return;
   if (redis.target.kind === 'cluster') {
     await r.set(marker, LAYOUT);
     return;
   }
-  const lock = `${p}layout:lock`;
-  if ((await r.set(lock, String(process.pid), 'PX', LOCK_MS, 'NX')) !== 'OK') return waitForMarker(r, marker);
+  // The store's lock: released only by its owner, so one whose lock lapsed cannot free another's.
+  const owner = await store.acquireLock('layout', LOCK_MS);
+  if (!owner) return waitForMarker(r, marker);
   const log = new Logger('Redis');
   try {
     const moved = { accounts: 0, keys: 0, responses: 0, items: 0, queue: 0 };
@@ -50,7 +52,7 @@ export async function migrateKeyLayout(redis: RedisConnections): Promise<void> {
         `moved keys to the hash-tagged layout: ${moved.accounts} accounts, ${moved.keys} API keys, ${moved.responses} stored responses, ${moved.items} response items; ${moved.queue} keys of the old refresh queue dropped`,
       );
   } finally {
-    await r.del(lock).catch(() => {});
+    await store.releaseLock('layout', owner).catch(() => {});
   }
 }
 

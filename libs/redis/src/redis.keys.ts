@@ -7,6 +7,8 @@ export class RedisKeys {
   constructor(readonly prefix: string) {}
   account = (id: string) => `${this.prefix}account:{${id}}`;
   accounts = () => `${this.prefix}accounts`;
+  /** the key layout this Redis holds (libs/accounts/src/layout-migration.ts) */
+  layout = () => `${this.prefix}layout`;
   key = (sha256: string) => `${this.prefix}key:{${sha256}}`;
   keys = () => `${this.prefix}keys`;
   copilot = (accountId: string) => `${this.prefix}copilot:{${accountId}}`;
