@@ -152,7 +152,7 @@ export class CopilotClient {
   /** the Copilot API's origins over HTTP/2 (UPSTREAM_HTTP2), beside GitHub's Pools even for one origin */
   private readonly multiplexed = new Map<string, MultiplexPool>();
   /** API base → origin and path prefix; the bases are the few Copilot endpoints tokens name. */
-  private readonly targets = new Map<string, { origin: string; base: string }>();
+  private readonly targets = new Map<string, { base: string; dispatcher: Dispatcher }>();
   private readonly identity: Record<string, string>;
 
   constructor(private readonly config: Pick<AppConfig, 'github' | 'copilotApiUrl' | 'upstream' | 'identity'>) {
@@ -162,13 +162,7 @@ export class CopilotClient {
   pool(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.config.upstream.maxConnections,
-        headersTimeout: this.config.upstream.headersTimeoutMs,
-        bodyTimeout: this.config.upstream.bodyTimeoutMs,
-        keepAliveTimeout: 30_000,
-        pipelining: 1,
-      });
+      pool = new Pool(origin, { ...this.poolOptions(), pipelining: 1 });
       this.pools.set(origin, pool);
     }
     return pool;
@@ -183,13 +177,7 @@ export class CopilotClient {
     if (!this.config.upstream.http2 || !origin.startsWith('https:')) return this.pool(origin);
     let pool = this.multiplexed.get(origin);
     if (!pool) {
-      pool = new MultiplexPool(origin, {
-        connections: this.config.upstream.maxConnections,
-        maxStreams: MAX_STREAMS_PER_CONNECTION,
-        headersTimeout: this.config.upstream.headersTimeoutMs,
-        bodyTimeout: this.config.upstream.bodyTimeoutMs,
-        keepAliveTimeout: 30_000,
-      });
+      pool = new MultiplexPool(origin, { ...this.poolOptions(), maxStreams: MAX_STREAMS_PER_CONNECTION });
       this.multiplexed.set(origin, pool);
     }
     return pool;
@@ -337,7 +325,7 @@ export class CopilotClient {
 
   /** One call to the Copilot API with the headers it insists on (copilot-upstream.md §3). */
   call(apiBase: string, copilotToken: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
-    const { origin, base } = this.target(apiBase);
+    const { base, dispatcher } = this.target(apiBase);
     // Object.assign, not a literal mixing spreads and fields: V8 (Node 20) builds those off its fast path.
     const headers: Record<string, string> = Object.assign(
       { authorization: `Bearer ${copilotToken}`, 'content-type': 'application/json', 'copilot-integration-id': 'vscode-chat' },
@@ -361,7 +349,7 @@ export class CopilotClient {
       timedOut = true;
       signal.abort();
     }, this.config.upstream.headersTimeoutMs);
-    return this.apiPool(origin)
+    return dispatcher
       .request({ method: call.method, path: base + call.path, headers, body: call.body, signal, highWaterMark: BODY_HIGH_WATER_MARK })
       .then(
         (res) => {
@@ -378,15 +366,24 @@ export class CopilotClient {
       );
   }
 
-  /** An API base's origin and path prefix, parsed once (a URL parse per call showed in the profile). */
-  private target(apiBase: string): { origin: string; base: string } {
+  /**
+   * An API base's path prefix and dispatcher, found once (a URL parse per call showed in the
+   * profile); forgotten with the pools when the client closes.
+   */
+  private target(apiBase: string): { base: string; dispatcher: Dispatcher } {
     let target = this.targets.get(apiBase);
     if (!target) {
       const url = new URL(apiBase);
-      target = { origin: url.origin, base: url.pathname === '/' ? '' : url.pathname };
+      target = { base: url.pathname === '/' ? '' : url.pathname, dispatcher: this.apiPool(url.origin) };
       this.targets.set(apiBase, target);
     }
     return target;
+  }
+
+  /** What every upstream pool shares: its connection cap and timeouts. */
+  private poolOptions() {
+    const { maxConnections, headersTimeoutMs, bodyTimeoutMs } = this.config.upstream;
+    return { connections: maxConnections, headersTimeout: headersTimeoutMs, bodyTimeout: bodyTimeoutMs, keepAliveTimeout: 30_000 };
   }
 
   /** Open upstream connections per origin, as undici counts them (for /stats and the leak tests). */
@@ -412,6 +409,7 @@ export class CopilotClient {
     const pools = [...this.pools.values(), ...this.multiplexed.values()];
     this.pools.clear();
     this.multiplexed.clear();
+    this.targets.clear();
     await Promise.allSettled(
       pools.map(async (p) => {
         const timer = setTimeout(() => p.destroy().catch(() => {}), 1000);

@@ -70,13 +70,13 @@ export class RedisConnections implements OnModuleDestroy {
     });
     // Every command passes here: a timeout (Redis frozen) makes the store suspect for a second.
     // Every argument goes on: a Cluster's pipelines (auto-pipelining too) pass the node as a third.
-    const send = this.client.sendCommand.bind(this.client) as (command: Command, ...rest: unknown[]) => unknown;
-    this.client.sendCommand = (command: Command, ...rest: unknown[]) => {
+    const send = this.client.sendCommand.bind(this.client) as (command: Command, stream?: unknown, node?: unknown) => unknown;
+    this.client.sendCommand = ((command: Command, stream?: unknown, node?: unknown) => {
       command.promise.catch((err: Error) => {
         if (err?.message === 'Command timed out') this.suspectUntil = Date.now() + SUSPECT_MS;
       });
-      return send(command, ...rest);
-    };
+      return send(command, stream, node);
+    }) as typeof this.client.sendCommand;
   }
 
   private suspectUntil = 0;

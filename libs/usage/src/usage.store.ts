@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { StateFile } from '#libs/accounts';
-import { RedisKeys, StoreDownError, requestPathOptions, type RedisClient, type RedisConnections } from '#libs/redis';
+import { RedisKeys, StoreDownError, requestPathOptions, storeKeys, type RedisClient, type RedisConnections } from '#libs/redis';
 import { pack, type HashWrite } from './usage-batch.js';
 
 /** Called for each field of each hash a report reads: `index` into the keys asked for, the counters unpacked. */
@@ -176,7 +176,7 @@ interface Persisted {
  */
 export class MemoryUsageStore implements UsageStore {
   readonly kind = 'memory' as const;
-  readonly keys = new RedisKeys('');
+  readonly keys = storeKeys;
   readonly available = true;
   private readonly hashes = new Map<string, { expireAt: number; fields: Map<string, number | number[]> }>();
   private readonly log = new Logger('Usage');
