@@ -210,7 +210,7 @@ describe('docker-compose.yml, profile sentinel', () => {
       expect(readFileSync(join(dir, 'sentinel.conf'), 'utf8')).toMatch(/^sentinel announce-ip "sentinel-1"$/m);
     } finally {
       clients.forEach((c) => c.disconnect());
-      await Promise.all(procs.map(stopRedisProcess));
+      await Promise.all(procs.map((p) => stopRedisProcess(p)));
       rmSync(dir, { recursive: true, force: true });
     }
   });

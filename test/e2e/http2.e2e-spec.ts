@@ -3,6 +3,7 @@ import type { FakeCopilot } from '../fake-copilot/fake-copilot.js';
 import { accountWithKey, chatBody, startFake, startGateway, uniquePrefix, type TestGateway } from '../support/gateway.js';
 import { clusterEnv, startProcess, timed, type AppProcess } from '../support/processes.js';
 import { fakeTls, trustEnv } from '../support/tls.js';
+import { waitUntil } from '../support/until.js';
 
 /**
  * Issue 15: HTTP/2 to the Copilot API. The fake serves HTTPS with a certificate of the run's own
@@ -20,13 +21,6 @@ const stream = (base: string, extra: Record<string, unknown> = {}, signal?: Abor
 
 const stats = async (gw: AppProcess) => (await fetch(`${gw.url}/stats`)).json();
 
-async function until(what: string, ok: () => boolean, ms = 3000) {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('a gateway process against an HTTP/2 upstream', () => {
   let fake: FakeCopilot;
@@ -82,7 +76,7 @@ describe('a gateway process against an HTTP/2 upstream', () => {
     const { sessions } = fake.http2;
     const arrived = fake.counters.chatRequests;
     const slow = Array.from({ length: 5 }, async () => (await stream(gw.url, { fake_stream: { events: 5, interval_ms: 150 } })).text());
-    await until('the slow streams to reach the fake', () => fake.counters.chatRequests >= arrived + 5);
+    await waitUntil('the slow streams to reach the fake', () => fake.counters.chatRequests >= arrived + 5);
     fake.faultNext('chat', 'goaway');
     expect((await (await stream(gw.url)).text()).trimEnd().endsWith('data: [DONE]')).toBe(true);
     for (const body of await Promise.all(slow)) {
@@ -102,7 +96,7 @@ describe('a gateway process against an HTTP/2 upstream', () => {
     const reader = res.body!.getReader();
     await reader.read();
     ac.abort();
-    await until('the fake to see the stream reset', () => fake.http2.streamsReset > streamsReset && fake.counters.streamsCancelled > cancelled);
+    await waitUntil('the fake to see the stream reset', () => fake.http2.streamsReset > streamsReset && fake.counters.streamsCancelled > cancelled);
     expect(fake.http2.openSessions).toBe(openSessions);
     expect((await (await stream(gw.url)).text()).trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(fake.http2.sessions).toBe(sessions);

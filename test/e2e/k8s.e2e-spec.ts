@@ -457,7 +457,7 @@ describe('k8s/overlays/sentinel', () => {
         expect([master.runid, master.flags, master.quorum]).toEqual([runId, 'master', '2']);
       } finally {
         clients.forEach((c) => c.disconnect());
-        await Promise.all(procs.map(stopRedisProcess));
+        await Promise.all(procs.map((p) => stopRedisProcess(p)));
       }
     });
   });

@@ -13,8 +13,6 @@ export interface RunningRedisCluster {
   /** Starts every node again on its port and directory (nodes.conf and, with `persist`, the keys come back). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-  /** Each node's keys matching `pattern`: a node holds only the keys of its own slots. */
-  keysPerNode(pattern: string): Promise<string[][]>;
 }
 
 /**
@@ -44,7 +42,6 @@ export async function startRedisCluster(opts: { persist?: boolean } = {}): Promi
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
     },
-    keysPerNode: (pattern) => Promise.all(servers.map((s) => onNode(s.port, (r) => scanAll(r, pattern)))),
   };
   try {
     await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });

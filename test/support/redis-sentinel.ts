@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { waitUntil } from './until.js';
 import { freePort, freezeRedis, killRedis, spawnRedis, startRedis, stopRedisProcess, thawRedis, type RunningRedis } from './redis-server.js';
 
 export interface SentinelOptions {
@@ -51,7 +52,8 @@ export async function startSentinels(opts: SentinelOptions = {}): Promise<Runnin
   const primary = await startRedis(undefined, { args: auth });
   const startReplica = async (of: number, port?: number) => {
     const replica = await startRedis(port, { args: [...auth, '--replicaof', '127.0.0.1', String(of)] });
-    await until(
+    await waitUntil(
+      'the replica to sync',
       async () => {
         const c = new Redis({ port: replica.port, host: '127.0.0.1', password: opts.password, maxRetriesPerRequest: 1, lazyConnect: true });
         try {
@@ -60,8 +62,7 @@ export async function startSentinels(opts: SentinelOptions = {}): Promise<Runnin
           c.disconnect();
         }
       },
-      10_000,
-      'the replica to sync',
+      { ms: 10_000, every: 100 },
     );
     return replica;
   };
@@ -77,7 +78,8 @@ export async function startSentinels(opts: SentinelOptions = {}): Promise<Runnin
   };
   // Each sentinel knows the other two, and a replica it thinks healthy (flags exactly "slave").
   const settled = (of: RunningRedis[]) =>
-    until(
+    waitUntil(
+      'the sentinels to find the replica and each other',
       async () => {
         for (const s of of) {
           const c = sentinel(s.port);
@@ -92,8 +94,7 @@ export async function startSentinels(opts: SentinelOptions = {}): Promise<Runnin
         }
         return true;
       },
-      20_000,
-      'the sentinels to find the replica and each other',
+      { ms: 20_000, every: 100 },
     );
   await settled(sentinels);
 
@@ -206,10 +207,3 @@ async function startSentinel(masterName: string, primaryPort: number, opts: Sent
   };
 }
 
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

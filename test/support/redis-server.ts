@@ -70,21 +70,16 @@ export async function spawnRedis(command: string, args: string[], ready: string)
   return child;
 }
 
-/** SIGTERMs a process spawnRedis started and waits for it to be gone (Redis saves and exits). */
-export async function stopRedisProcess(child: ChildProcess): Promise<void> {
+/** Signals a process spawnRedis started (SIGTERM: Redis saves and exits) and waits for it to be gone. */
+export async function stopRedisProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
+  child.kill(signal);
   await exited;
 }
 
 /** SIGKILLs the server and waits for it to be gone: Redis down, connections reset. */
-export async function killRedis(redis: RunningRedis): Promise<void> {
-  if (redis.process.exitCode !== null || redis.process.signalCode !== null) return;
-  const exited = new Promise((r) => redis.process.once('exit', r));
-  redis.process.kill('SIGKILL');
-  await exited;
-}
+export const killRedis = (redis: RunningRedis): Promise<void> => stopRedisProcess(redis.process, 'SIGKILL');
 
 /**
  * Freezes the server (SIGSTOP): its sockets stay open and nothing answers, like a dead network
