@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { responseShell } from './from-chat.js';
 import { ChatToResponsesStream } from './stream.js';
+import { flatToolName } from './to-chat.js';
 import type { ResponsesRequest } from './types.js';
+import { parseResponsesRequest } from './validate.js';
 
 type Json = Record<string, any>;
 
@@ -318,4 +322,32 @@ describe('ChatToResponsesStream read by the OpenAI SDK', () => {
     });
     expect(response.output_text).toBe('Checking.');
   });
+});
+
+describe('ChatToResponsesStream on the recorded Codex requests', () => {
+  const fixtures = fileURLToPath(new URL('../../../../test/fixtures/clients/codex-0.169.0/', import.meta.url));
+  it.each([['1-first-turn.json'], ['2-after-function-call.json']])(
+    'echoes %s’s settings whole (its namespace and web_search tools, include, …) in every response event, and names a namespaced call by its namespace',
+    (name) => {
+      const request = parseResponsesRequest(JSON.parse(readFileSync(fixtures + name, 'utf8')).body);
+      const ctx = { id: 'resp_codex', model: request.model, createdAt: 1_700_000_000, request };
+      const flat = flatToolName('multi_agent_v1', 'spawn_agent');
+      const s = new ChatToResponsesStream(ctx);
+      const text =
+        s.push(chunk({ content: 'Spawning.' })) +
+        s.push(chunk({ tool_calls: [{ index: 0, id: 'call_x', type: 'function', function: { name: flat, arguments: '{"task":"t"}' } }] })) +
+        s.push(finish('tool_calls', CHAT_USAGE)) +
+        s.end();
+      const evs = events(text);
+      const shell = responseShell(ctx);
+      expect(shell.tools).toEqual(request.tools);
+      expect(evs[0]).toEqual({ type: 'response.created', response: shell });
+      expect(evs[1]).toEqual({ type: 'response.in_progress', response: shell });
+      const last = evs.at(-1)!;
+      expect(last.type).toBe('response.completed');
+      expect(last.response).toEqual(s.response);
+      expect(last.response.tools).toEqual(request.tools);
+      expect(last.response.output.at(-1)).toEqual(fcItem('completed', 'call_x', 'spawn_agent', '{"task":"t"}', { namespace: 'multi_agent_v1' }));
+    },
+  );
 });
