@@ -162,6 +162,23 @@ describe('upstream failures', () => {
     expect(fake.counters.chatRequests).toBe(1);
   });
 
+  it('takes another token when the one taken after a 401 is refused too, and gives up after two', async () => {
+    // The token read after the first 401 can be stale itself (a refresh that exchanged before
+    // Copilot dropped the account's tokens wrote it): refused twice, the call still succeeds.
+    const unauthorized = { status: 401, body: '{"error":{"message":"unauthorized: token expired"}}' };
+    fake.script('chat', unauthorized, 2);
+    const res = await gw.post('/v1/chat/completions', chatBody(), key);
+    expect(res.status).toBe(200);
+    expect(fake.counters.exchanges).toBe(2);
+    expect(fake.counters.chatRequests).toBe(3);
+    fake.resetCounters();
+    fake.script('chat', unauthorized, 3);
+    const refused = await gw.post('/v1/chat/completions', chatBody(), key);
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(fake.counters.exchanges).toBe(2);
+    expect(fake.counters.chatRequests).toBe(3);
+  });
+
   it('retries a 429 whose Retry-After is short, and succeeds', async () => {
     fake.script('chat', { status: 429, headers: { 'retry-after': '1' }, body: '{"error":{"message":"rate limited"}}' });
     const started = Date.now();

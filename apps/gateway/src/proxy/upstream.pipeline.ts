@@ -18,6 +18,8 @@ import { MetricsService } from '#libs/metrics';
 import { USAGE_SINK, type UsageSink } from '#libs/usage';
 
 const MAX_RETRIES = 2;
+/** New Copilot tokens one call may take after 401s, each for a token not refused before. */
+const MAX_TOKEN_REFRESHES = 2;
 const RETRY_DEADLINE_MS = 15_000;
 const MAX_RETRY_AFTER_S = 10;
 /** A quiet stream gets a keep-alive frame this often, where its dialect has one (Anthropic's ping). */
@@ -251,12 +253,15 @@ export class UpstreamPipeline {
 
   /**
    * One upstream call with the retry rules of design.md §5 step 6, all before the first byte:
-   * 401 → drop the token, exchange, retry once; 429 (Retry-After ≤ 10 s), 5xx and connect
+   * 401 → drop the token, exchange, retry (again only for another token, twice at most); 429 (Retry-After ≤ 10 s), 5xx and connect
    * errors → at most two retries with backoff inside a deadline; else the error in hub terms.
    */
   async send(principal: Principal, model: string, call: UpstreamCall): Promise<Dispatcher.ResponseData> {
     const deadline = Date.now() + RETRY_DEADLINE_MS;
-    let refreshed = false;
+    // Tokens Copilot refused for this call. A 401 on one not refused before earns a new token
+    // (twice at most): the token taken after the first 401 can itself be stale, written by a
+    // refresh that exchanged before Copilot dropped the account's tokens.
+    const refused = new Set<string>();
     let retries = 0;
     const pause = async (ms: number, reason: string) => {
       if (retries >= MAX_RETRIES || Date.now() + ms > deadline) return false;
@@ -283,8 +288,8 @@ export class UpstreamPipeline {
 
       const text = await res.body.text().catch(() => '');
       this.metrics.upstreamErrors.inc({ status: String(res.statusCode) });
-      if (res.statusCode === 401 && !refreshed) {
-        refreshed = true;
+      if (res.statusCode === 401 && !refused.has(token.token) && refused.size < MAX_TOKEN_REFRESHES) {
+        refused.add(token.token);
         this.metrics.upstreamRetries.inc({ reason: 'token_refresh' });
         await this.tokens.invalidate(principal.accountId, token.token);
         continue;
